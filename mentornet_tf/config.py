@@ -1,0 +1,205 @@
+"""Run configuration as frozen dataclasses: every tunable, its default and its validation.
+
+Entry points (`python -m mentornet_tf.train`, ...) convert absl flags into these once; the library
+never reads flags. Field names equal flag names so that a grep finds both. No TensorFlow import here.
+
+Defaults follow the original TF1 `code/cifar_train_mentornet.py` where the concept exists
+(../shared/reference/original_code.md §3.1); new fields say so in their comment.
+"""
+import dataclasses
+import json
+import math
+from typing import Optional, Tuple
+
+DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake")
+DATA_FORMATS = ("auto", "tfds", "tfrecord")
+NOISE_TYPES = ("uniform", "flip", "pairflip")
+STUDENTS = ("resnet101", "inception", "mlp", "small_cnn", "tiny_cnn")
+OPTIMIZERS = ("momentum", "sgd", "adam")
+LR_SCHEDULES = ("piecewise", "exponential", "constant")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
+PERCENTILE_SCOPES = ("replica", "global")
+WEIGHTING_MODES = ("none", "mentornet", "curriculum")
+
+
+class ConfigError(ValueError):
+  """A configuration value is invalid. The message names the flag (= field) and the value."""
+
+
+def _check(condition: bool, flag: str, value, requirement: str) -> None:
+  if not condition:
+    raise ConfigError(f"--{flag}={value!r} is invalid: {requirement}")
+
+
+def parse_float_list(text: str, flag: str) -> Tuple[float, ...]:
+  """'0.1, 0.01' -> (0.1, 0.01); an error names `flag` when an item is not a number."""
+  items = [t.strip() for t in str(text).split(",") if t.strip()]
+  try:
+    return tuple(float(t) for t in items)
+  except ValueError as error:
+    raise ConfigError(f"--{flag}={text!r} is invalid: expected comma-separated numbers "
+                      f"({error})") from None
+
+
+def parse_int_list(text: str, flag: str) -> Tuple[int, ...]:
+  """'19531,25000' -> (19531, 25000); an error names `flag` when an item is not an integer."""
+  items = [t.strip() for t in str(text).split(",") if t.strip()]
+  try:
+    return tuple(int(t) for t in items)
+  except ValueError as error:
+    raise ConfigError(f"--{flag}={text!r} is invalid: expected comma-separated integers "
+                      f"({error})") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """Where the training data comes from and how its labels are corrupted."""
+  dataset_name: str = "cifar10"      # original flag; also mnist5k, digits (embedded), fake (tests)
+  data_dir: str = ""                 # original flag: tfds dir or dir of cifar10_train-* TFRecords
+  data_format: str = "auto"          # new: tfds | tfrecord | auto (tfrecord if files match)
+  test_data_dir: str = ""            # new: dir of the clean test split when it differs (original val/)
+  noise_fraction: float = 0.0        # new: p, probability a training label is corrupted
+  noise_type: str = "uniform"        # new: uniform (paper: may equal the true class) | flip | pairflip
+  noise_seed: int = 0                # new: noise is a function of (noise_seed, example id) only
+  batch_size: int = 128              # original flag: GLOBAL batch size
+  shuffle_buffer: int = 10000        # new
+  augmentation: str = "auto"         # new: auto (the student's own) | resnet | cifarnet | none
+  clean_subset_fraction: float = 0.1  # new: share of training ids whose clean label is known (DD)
+  fake_num_train: int = 256          # new: size of the 'fake' dataset (tests, benchmarks)
+  fake_num_test: int = 64
+  fake_image_shape: Tuple[int, ...] = (32, 32, 3)
+  fake_num_classes: int = 10
+
+  def __post_init__(self):
+    _check(self.dataset_name in DATASETS, "dataset_name", self.dataset_name,
+           f"choose one of {', '.join(DATASETS)}")
+    _check(self.data_format in DATA_FORMATS, "data_format", self.data_format,
+           f"choose one of {', '.join(DATA_FORMATS)}")
+    _check(0.0 <= self.noise_fraction <= 1.0, "noise_fraction", self.noise_fraction,
+           "must lie in [0, 1]")
+    _check(self.noise_type in NOISE_TYPES, "noise_type", self.noise_type,
+           f"choose one of {', '.join(NOISE_TYPES)}")
+    _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be a positive integer")
+    _check(0.0 <= self.clean_subset_fraction <= 1.0, "clean_subset_fraction",
+           self.clean_subset_fraction, "must lie in [0, 1]")
+    _check(self.augmentation in ("auto", "resnet", "cifarnet", "none"), "augmentation",
+           self.augmentation, "choose one of auto, resnet, cifarnet, none")
+    _check(self.dataset_name not in ("cifar10", "cifar100") or bool(self.data_dir), "data_dir",
+           self.data_dir, f"--dataset_name={self.dataset_name} needs --data_dir (see WORKSPACE.md"
+           " 'Preparing CIFAR')")
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentConfig:
+  """Which StudentNet to build."""
+  studentnet: str = "resnet101"      # original flag: resnet101 | inception (= slim CifarNet) | ...
+  weight_decay: Optional[float] = None  # new: None = the original's per student (resnet 2e-4, inception 0)
+  sync_batch_norm: bool = False      # new: synchronised BN under multi-replica strategies
+
+  def __post_init__(self):
+    _check(self.studentnet in STUDENTS, "studentnet", self.studentnet,
+           f"choose one of {', '.join(STUDENTS)}")
+    _check(self.weight_decay is None or self.weight_decay >= 0, "weight_decay", self.weight_decay,
+           "must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class MentorConfig:
+  """How per-example weights v are computed (SPADE, Algorithm 1; original `utils.mentornet`)."""
+  weighting: str = "none"            # new: none (FullModel) | mentornet | curriculum (Step 9, known G)
+  trained_mentornet_dir: str = ""    # original flag: TF1 checkpoint or our MentorNet directory
+  curriculum: str = "self_paced"     # new: predefined G for weighting=curriculum
+  loss_p_percentile: float = 0.7     # original flag (the original commands misspelled it: ignored)
+  burn_in_epoch: int = 0             # original flag, in epoch-percentage units 0..100
+  fixed_epoch_after_burn_in: bool = False  # original flag ("set True for MentorNet DD")
+  loss_moving_average_decay: float = 0.5  # original flag
+  example_dropout_rates: str = "0.5, 17, 0.05, 78, 1.0, 5"  # original flag: rate, n_epochs, ...
+  percentile_scope: str = "replica"  # new: replica (original) | global (all-gather, = one device)
+  curriculum_lambda1: float = 0.0    # new: Step 9 / Eq. 7 hyper-parameters for weighting=curriculum
+  curriculum_lambda2: float = 1.0
+  curriculum_gamma: float = 2.0
+  update_mentornet_epochs: Tuple[int, ...] = ()  # new: Step 6 re-learning epochs, e.g. (21, 75)
+
+  def __post_init__(self):
+    _check(self.weighting in WEIGHTING_MODES, "weighting", self.weighting,
+           f"choose one of {', '.join(WEIGHTING_MODES)}")
+    _check(self.weighting != "mentornet" or bool(self.trained_mentornet_dir),
+           "trained_mentornet_dir", self.trained_mentornet_dir,
+           "--weighting=mentornet needs a MentorNet (e.g. data/mentornet_models/mentornet_pd)")
+    _check(0.0 <= self.loss_p_percentile <= 1.0, "loss_p_percentile", self.loss_p_percentile,
+           "must lie in [0, 1] (a fraction, e.g. 0.7)")
+    _check(0 <= self.burn_in_epoch <= 100, "burn_in_epoch", self.burn_in_epoch,
+           "must lie in [0, 100] (epoch-percentage units)")
+    _check(0.0 <= self.loss_moving_average_decay < 1.0, "loss_moving_average_decay",
+           self.loss_moving_average_decay, "must lie in [0, 1)")
+    _check(self.percentile_scope in PERCENTILE_SCOPES, "percentile_scope", self.percentile_scope,
+           f"choose one of {', '.join(PERCENTILE_SCOPES)}")
+    for epoch in self.update_mentornet_epochs:
+      _check(0 < epoch < 100, "update_mentornet_epochs", self.update_mentornet_epochs,
+             "each epoch percentage must lie in (0, 100)")
+    _check(self.curriculum_lambda2 >= 0, "curriculum_lambda2", self.curriculum_lambda2,
+           "must be >= 0")
+    # Parse eagerly so a malformed schedule fails before anything is built.
+    from mentornet_tf import schedules  # pylint: disable=g-import-not-at-top
+    schedules.parse_dropout_rate_list(self.example_dropout_rates)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """The whole run: data, student, mentor, optimiser, schedule, logging, distribution."""
+  data: DataConfig = DataConfig()
+  student: StudentConfig = StudentConfig()
+  mentor: MentorConfig = MentorConfig()
+  train_log_dir: str = ""            # original flag: run directory (checkpoints, events, flags)
+  optimizer: str = "momentum"        # new: momentum (original resnet) | sgd (original inception) | adam
+  momentum: float = 0.9
+  learning_rate: float = 0.1         # original flag
+  lr_schedule: str = "piecewise"     # new: piecewise (resnet) | exponential (inception) | constant
+  lr_boundaries: Tuple[int, ...] = (19531, 25000, 30000)  # new: int(50000/128*50) = 19531 (Py3)
+  lr_values: Tuple[float, ...] = (0.1, 0.01, 0.001, 0.0001)
+  learning_rate_decay_factor: float = 0.1  # original flag (exponential schedule)
+  num_epochs_per_decay: float = 50.0  # original flag (exponential schedule, real epochs)
+  max_number_of_steps: int = 39000   # original flag; also the epoch-percentage denominator
+  steps_per_epoch: int = 0           # new: 0 = ceil(num_train / batch_size)
+  save_summaries_secs: int = 120     # original flag (we write summaries every `summary_steps`)
+  save_interval_secs: int = 1200     # original flag: checkpoint period
+  summary_steps: int = 10            # new
+  eval_interval: int = 1             # new: evaluate every N (Keras) epochs; 0 = only at the end
+  seed: int = 0                      # new: initialisation, shuffling, example dropout
+  strategy: str = "default"          # new: tf.distribute strategy name
+  num_replicas_cpu: int = 0          # new: split the CPU into N logical devices (tests)
+  export_weights: bool = False       # new: write per-example (id, loss, v, labels) per epoch
+  verbose: int = 1                   # new: 1 = progress bar, 2 = one line per epoch, 0 = silent
+
+  def __post_init__(self):
+    _check(bool(self.train_log_dir), "train_log_dir", self.train_log_dir,
+           "a run directory is required")
+    _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer,
+           f"choose one of {', '.join(OPTIMIZERS)}")
+    _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
+    _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule,
+           f"choose one of {', '.join(LR_SCHEDULES)}")
+    if self.lr_schedule == "piecewise":
+      _check(len(self.lr_values) == len(self.lr_boundaries) + 1, "lr_values", self.lr_values,
+             f"needs exactly one more value than --lr_boundaries={self.lr_boundaries}")
+      _check(list(self.lr_boundaries) == sorted(set(self.lr_boundaries)), "lr_boundaries",
+             self.lr_boundaries, "must be strictly increasing")
+      _check(all(v > 0 for v in self.lr_values), "lr_values", self.lr_values, "must be > 0")
+    _check(self.learning_rate_decay_factor > 0, "learning_rate_decay_factor",
+           self.learning_rate_decay_factor, "must be > 0")
+    _check(self.num_epochs_per_decay > 0, "num_epochs_per_decay", self.num_epochs_per_decay,
+           "must be > 0")
+    _check(self.max_number_of_steps >= 1, "max_number_of_steps", self.max_number_of_steps,
+           "must be >= 1")
+    _check(self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "must be >= 0")
+    _check(self.eval_interval >= 0, "eval_interval", self.eval_interval, "must be >= 0")
+    _check(self.strategy in STRATEGIES, "strategy", self.strategy,
+           f"choose one of {', '.join(STRATEGIES)}")
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def epochs_for(max_number_of_steps: int, steps_per_epoch: int) -> int:
+  """Number of Keras epochs that cover `max_number_of_steps` (the last one may be partial)."""
+  return max(1, math.ceil(max_number_of_steps / steps_per_epoch))

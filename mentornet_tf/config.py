@@ -84,9 +84,6 @@ class DataConfig:
            self.clean_subset_fraction, "must lie in [0, 1]")
     _check(self.augmentation in ("auto", "resnet", "cifarnet", "none"), "augmentation",
            self.augmentation, "choose one of auto, resnet, cifarnet, none")
-    _check(self.dataset_name not in ("cifar10", "cifar100") or bool(self.data_dir), "data_dir",
-           self.data_dir, f"--dataset_name={self.dataset_name} needs --data_dir (see WORKSPACE.md"
-           " 'Preparing CIFAR')")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +115,9 @@ class MentorConfig:
   curriculum_lambda1: float = 0.0    # new: Step 9 / Eq. 7 hyper-parameters for weighting=curriculum
   curriculum_lambda2: float = 1.0
   curriculum_gamma: float = 2.0
+  curriculum_update: str = "gradient"  # new: gradient (Step 9, projected) | closed_form (v = v*)
+  curriculum_step_size: float = 1.0  # new: alpha of Step 9's projected gradient step on v
+  initial_weight: float = 1.0        # new: v0 of Algorithm 1 step 1 (weighting=curriculum)
   update_mentornet_epochs: Tuple[int, ...] = ()  # new: Step 6 re-learning epochs, e.g. (21, 75)
 
   def __post_init__(self):
@@ -137,6 +137,12 @@ class MentorConfig:
     for epoch in self.update_mentornet_epochs:
       _check(0 < epoch < 100, "update_mentornet_epochs", self.update_mentornet_epochs,
              "each epoch percentage must lie in (0, 100)")
+    _check(self.curriculum_update in ("gradient", "closed_form"), "curriculum_update",
+           self.curriculum_update, "choose one of gradient, closed_form")
+    _check(self.curriculum_step_size > 0, "curriculum_step_size", self.curriculum_step_size,
+           "must be > 0")
+    _check(0.0 <= self.initial_weight <= 1.0, "initial_weight", self.initial_weight,
+           "must lie in [0, 1]")
     _check(self.curriculum_lambda2 >= 0, "curriculum_lambda2", self.curriculum_lambda2,
            "must be >= 0")
     # Parse eagerly so a malformed schedule fails before anything is built.
@@ -147,9 +153,9 @@ class MentorConfig:
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
   """The whole run: data, student, mentor, optimiser, schedule, logging, distribution."""
-  data: DataConfig = DataConfig()
-  student: StudentConfig = StudentConfig()
-  mentor: MentorConfig = MentorConfig()
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)
+  student: StudentConfig = dataclasses.field(default_factory=StudentConfig)
+  mentor: MentorConfig = dataclasses.field(default_factory=MentorConfig)
   train_log_dir: str = ""            # original flag: run directory (checkpoints, events, flags)
   optimizer: str = "momentum"        # new: momentum (original resnet) | sgd (original inception) | adam
   momentum: float = 0.9

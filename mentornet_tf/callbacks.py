@@ -1,0 +1,118 @@
+"""Host-side callbacks: stop at max steps, checkpoints and resume, best/last tracking.
+
+Run on the host between steps; anything they change that the traced step reads lives in variables
+(the traced step freezes Python attributes).
+"""
+import json
+import os
+import shutil
+import time
+from typing import Dict, Optional
+
+from absl import logging
+import tensorflow as tf
+import tf_keras as keras
+
+
+class StopAtStep(keras.callbacks.Callback):
+  """Stops training when the optimizer has taken `max_number_of_steps` steps (original flag)."""
+
+  def __init__(self, max_number_of_steps: int):
+    super().__init__()
+    self.max_number_of_steps = int(max_number_of_steps)
+
+  def on_train_batch_end(self, batch, logs=None):
+    if int(self.model.optimizer.iterations.numpy()) >= self.max_number_of_steps:
+      self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+  """Saves the whole training state (student, optimizer, moving average, MentorNet, step).
+
+  A checkpoint is written at the end of an epoch when `save_interval_secs` have passed since the
+  last one (original flag), and at the end of training. `restore()` resumes a killed run from the
+  latest checkpoint: the training step count says where to continue. Non-chief workers of a
+  multi-worker job must take part in saving (sync-on-read variables), so they write to a scratch
+  directory that is deleted right after.
+  """
+
+  def __init__(self, checkpoint: tf.train.Checkpoint, directory: str, save_interval_secs: float,
+               chief: bool = True, max_to_keep: int = 10, keep_every_n_hours: float = 24.0):
+    super().__init__()
+    self.directory = directory if chief else os.path.join(
+        directory, f".worker_scratch_{os.getpid()}")
+    self.chief = chief
+    self.save_interval_secs = float(save_interval_secs)
+    self.manager = tf.train.CheckpointManager(
+        checkpoint, self.directory, max_to_keep=max_to_keep,
+        keep_checkpoint_every_n_hours=keep_every_n_hours)
+    self._last_save = time.time()
+    self._restore_manager = self.manager if chief else tf.train.CheckpointManager(
+        checkpoint, directory, max_to_keep=max_to_keep)
+
+  def restore(self) -> Optional[str]:
+    """Restores the latest checkpoint, if any; returns its path."""
+    path = self._restore_manager.latest_checkpoint
+    if path:
+      self._restore_manager.checkpoint.restore(path).expect_partial()
+      logging.info("Resumed from %s", path)
+    return path
+
+  def save(self):
+    step = int(self.model.optimizer.iterations.numpy())
+    path = self.manager.save(checkpoint_number=step)
+    self._last_save = time.time()
+    if not self.chief:
+      shutil.rmtree(self.directory, ignore_errors=True)
+    return path
+
+  def on_epoch_end(self, epoch, logs=None):
+    if time.time() - self._last_save >= self.save_interval_secs:
+      self.save()
+
+  def on_train_end(self, logs=None):
+    self.save()
+
+
+class ResultTracker(keras.callbacks.Callback):
+  """Tracks the last and best clean test top-1 and writes them to `results.json` (chief only)."""
+
+  def __init__(self, path: str, chief: bool = True, extra: Optional[Dict] = None,
+               monitor: str = "val_accuracy"):
+    super().__init__()
+    self.path = path
+    self.chief = chief
+    self.monitor = monitor
+    self.results = dict(extra or {})
+    self.results.update({"best_accuracy": None, "best_epoch": None, "history": []})
+
+  def on_epoch_end(self, epoch, logs=None):
+    logs = logs or {}
+    if self.monitor not in logs:
+      return
+    record = {"epoch": epoch + 1, "step": int(self.model.optimizer.iterations.numpy())}
+    record.update({k: float(v) for k, v in logs.items() if k.startswith("val_")})
+    for key in ("accuracy_clean", "memorized", "mean_v_clean", "mean_v_corrupted", "orig_loss"):
+      if key in logs:
+        record[key] = float(logs[key])
+    self.results["history"].append(record)
+    accuracy = float(logs[self.monitor])
+    if self.results["best_accuracy"] is None or accuracy > self.results["best_accuracy"]:
+      self.results["best_accuracy"], self.results["best_epoch"] = accuracy, epoch + 1
+    self.write()
+
+  def finish(self, final_metrics: Dict[str, float]):
+    self.results.update({f"final_{k}": float(v) for k, v in final_metrics.items()})
+    if self.results["best_accuracy"] is None or \
+        self.results.get("final_accuracy", -1) > self.results["best_accuracy"]:
+      self.results["best_accuracy"] = self.results.get("final_accuracy")
+    self.write()
+    return self.results
+
+  def write(self):
+    if not self.chief:
+      return
+    tmp = self.path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(self.results, f, indent=2, sort_keys=True)
+    os.replace(tmp, self.path)

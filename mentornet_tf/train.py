@@ -1,0 +1,63 @@
+r"""Trains a StudentNet on corrupted labels, with or without a MentorNet (SPADE, Algorithm 1).
+
+  python -m mentornet_tf.train --flagfile=launch/mnist5k_40.flags [--flag=value ...]
+
+Writes flags.txt (replayable with --flagfile), config.json, checkpoints, TensorBoard events and
+results.json into --train_log_dir, and prints the final and best clean test top-1.
+"""
+import os
+import sys
+
+import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
+from absl import app
+from absl import flags
+from absl import logging
+
+from mentornet_tf import config as config_lib
+from mentornet_tf import flags as flags_lib
+
+flags_lib.define_all()
+FLAGS = flags.FLAGS
+
+
+def _write_flags(train_log_dir: str) -> None:
+  # Only this module's flags (not absl/TF internals) so the file replays with --flagfile.
+  lines = []
+  for module in (flags_lib.__name__, __name__, "__main__"):
+    for flag in FLAGS.get_flags_for_module(module) if module in FLAGS.flags_by_module_dict() \
+        else []:
+      lines.append(flag.serialize())
+  with open(os.path.join(train_log_dir, "flags.txt"), "w") as f:
+    f.write("\n".join(line for line in lines if line) + "\n")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
+  from mentornet_tf import distribute  # pylint: disable=g-import-not-at-top
+  if distribute.run_server_if_needed(FLAGS.strategy):
+    return 0
+  try:
+    config = flags_lib.train_config_from_flags()
+  except config_lib.ConfigError as error:
+    logging.error("%s", error)
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  try:
+    train_lib.prepare_run_directory(config.train_log_dir)
+  except train_lib.RunDirectoryError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  _write_flags(config.train_log_dir)
+  results = train_lib.run(config)
+  final = results.get("final_accuracy")
+  print(f"final clean test top-1: {final:.4f}   best: {results['best_accuracy']:.4f} "
+        f"(epoch {results['best_epoch']})   realised noise: "
+        f"{results['noise'].get('realised_rate', float('nan')):.3f}   "
+        f"run: {config.train_log_dir}")
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,188 @@
+"""`run(config)`: the one place that wires data, student, mentor, strategy, callbacks and `fit`.
+
+Runs on the host. Every method (FullModel, MentorNet PD/DD, predefined curricula) goes through it;
+they differ only in `config.mentor`.
+
+Run directory (`train_log_dir`):
+  flags.txt      resolved flags, replayable with --flagfile (written by the entry point)
+  config.json    the resolved TrainConfig
+  ckpt/          tf.train checkpoints (student, optimizer, moving average, MentorNet, step)
+  tensorboard/   train/ and validation/ event files
+  results.json   noise report, per-epoch clean test accuracy, best and final
+"""
+import dataclasses
+import math
+import os
+import time
+from typing import Dict
+
+from absl import logging
+import tensorflow as tf
+import tf_keras as keras
+
+from mentornet_tf import callbacks as callbacks_lib
+from mentornet_tf import config as config_lib
+from mentornet_tf import distribute
+from mentornet_tf import spade
+from mentornet_tf import students
+from mentornet_tf.data import noise as noise_lib
+from mentornet_tf.data import pipeline
+from mentornet_tf.mentor import weighting as weighting_lib
+
+
+class RunDirectoryError(OSError):
+  """The run directory cannot be created or written."""
+
+
+def prepare_run_directory(train_log_dir: str) -> None:
+  """Creates `train_log_dir` and checks it is writable, naming the flag when it is not."""
+  try:
+    os.makedirs(train_log_dir, exist_ok=True)
+    probe = os.path.join(train_log_dir, ".write_probe")
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as error:
+    raise RunDirectoryError(
+        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
+
+
+def resolve_augmentation(config: config_lib.TrainConfig) -> str:
+  if config.data.augmentation != "auto":
+    return config.data.augmentation
+  return students.STUDENTS[config.student.studentnet].augmentation
+
+
+def build_learning_rate(config: config_lib.TrainConfig, steps_per_epoch: int):
+  """The original schedules (§3.2): piecewise (resnet), exponential staircase (inception)."""
+  if config.lr_schedule == "constant":
+    return config.learning_rate
+  if config.lr_schedule == "piecewise":
+    # keras' PiecewiseConstantDecay uses value i while step <= boundary i, as TF1's
+    # piecewise_constant: 0.1 at step 19531, 0.01 at 19532.
+    scale = config.learning_rate / config.lr_values[0]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        list(config.lr_boundaries), [v * scale for v in config.lr_values])
+  decay_steps = max(1, int(steps_per_epoch * config.num_epochs_per_decay))
+  return keras.optimizers.schedules.ExponentialDecay(
+      config.learning_rate, decay_steps, config.learning_rate_decay_factor, staircase=True)
+
+
+def build_optimizer(config: config_lib.TrainConfig, steps_per_epoch: int):
+  learning_rate = build_learning_rate(config, steps_per_epoch)
+  if config.optimizer == "momentum":
+    return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
+  if config.optimizer == "sgd":
+    return keras.optimizers.SGD(learning_rate)
+  return keras.optimizers.Adam(learning_rate)
+
+
+def _load_mentornet(config: config_lib.TrainConfig):
+  if config.mentor.weighting != "mentornet":
+    return None, {}
+  from mentornet_tf.mentor import storage  # pylint: disable=g-import-not-at-top
+  return storage.load_mentornet(config.mentor.trained_mentornet_dir)
+
+
+def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
+  """Builds the SpadeModel (call under the strategy scope). Returns (model, mentornet metadata)."""
+  spec = students.STUDENTS[config.student.studentnet]
+  student = students.build_student(
+      config.student.studentnet, info.num_classes, tuple(info.image_shape),
+      sync_batch_norm=config.student.sync_batch_norm, seed=config.seed)
+  mentornet, mentor_metadata = _load_mentornet(config)
+  weighting = weighting_lib.ExampleWeighting(
+      config.mentor, config.max_number_of_steps, mentornet=mentornet,
+      num_train=info.num_train, seed=config.seed)
+  weight_decay = spec.weight_decay if config.student.weight_decay is None \
+      else config.student.weight_decay
+  model = spade.SpadeModel(student, weighting, global_batch_size=config.data.batch_size,
+                           weight_decay=weight_decay, num_classes=info.num_classes)
+  del num_replicas
+  return model, mentor_metadata
+
+
+def measure_noise(config: config_lib.TrainConfig, info, augmentation: str) -> Dict:
+  """Realised corruption of the training labels (one pass over the labels)."""
+  dataset = pipeline.build_train_eval_dataset(config.data, augmentation, batch_size=1024)
+  clean, noisy = [], []
+  for batch in dataset.map(lambda d: (d["clean_label"], d["label"])):
+    clean.append(batch[0].numpy())
+    noisy.append(batch[1].numpy())
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return noise_lib.noise_report(np.concatenate(clean), np.concatenate(noisy),
+                                config.data.noise_fraction, config.data.noise_type,
+                                info.num_classes)
+
+
+def run(config: config_lib.TrainConfig) -> Dict:
+  """Trains a StudentNet as `config` says; returns the results dict (also in results.json)."""
+  prepare_run_directory(config.train_log_dir)
+  with open(os.path.join(config.train_log_dir, "config.json"), "w") as f:
+    f.write(config.to_json())
+  keras.utils.set_random_seed(config.seed)
+  strategy = distribute.build_strategy(config.strategy, config.num_replicas_cpu)
+  chief = distribute.is_chief(strategy)
+  info = pipeline.dataset_info(config.data)
+  augmentation = resolve_augmentation(config)
+  steps_per_epoch = config.steps_per_epoch or max(1, info.num_train // config.data.batch_size)
+  epochs = config_lib.epochs_for(config.max_number_of_steps, steps_per_epoch)
+  noise = measure_noise(config, info, augmentation)
+  logging.info("Dataset %s: %d train / %d test, %d classes; noise %s", info.name, info.num_train,
+               info.num_test, info.num_classes, noise)
+
+  with strategy.scope():
+    model, mentor_metadata = build_model(config, info, strategy.num_replicas_in_sync)
+    optimizer = build_optimizer(config, steps_per_epoch)
+    model.compile(optimizer=optimizer)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  checkpointer = callbacks_lib.Checkpointer(
+      checkpoint, os.path.join(config.train_log_dir, "ckpt"), config.save_interval_secs,
+      chief=chief)
+  resumed_from = checkpointer.restore()
+  start_step = int(optimizer.iterations.numpy())
+  initial_epoch = start_step // steps_per_epoch
+  if start_step >= config.max_number_of_steps:
+    logging.info("Already trained %d >= %d steps; evaluating only.", start_step,
+                 config.max_number_of_steps)
+
+  def train_input(input_context=None):
+    dataset = pipeline.build_train_dataset(config.data, augmentation, seed=config.seed,
+                                           input_context=input_context)
+    # Resume where the killed run stopped: the same batches, not a replay of epoch 0.
+    return dataset.skip(initial_epoch * steps_per_epoch)
+
+  if strategy.num_replicas_in_sync > 1 or config.strategy == "multi_worker_mirrored":
+    train_dataset = strategy.distribute_datasets_from_function(train_input)
+  else:
+    train_dataset = train_input()
+  eval_dataset = pipeline.build_eval_dataset(config.data, augmentation)
+
+  results_path = os.path.join(config.train_log_dir, "results.json")
+  tracker = callbacks_lib.ResultTracker(results_path, chief=chief, extra={
+      "noise": noise, "dataset": info.name, "studentnet": config.student.studentnet,
+      "weighting": config.mentor.weighting, "mentornet": mentor_metadata.get("curriculum", ""),
+      "resumed_from": resumed_from or ""})
+  tensorboard_dir = os.path.join(config.train_log_dir, "tensorboard")
+  if not chief:
+    tensorboard_dir = os.path.join(config.train_log_dir, f".worker_scratch_tb_{os.getpid()}")
+  callbacks = [
+      callbacks_lib.StopAtStep(config.max_number_of_steps), checkpointer, tracker,
+      keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
+                                  write_graph=False),
+  ]
+  if config.eval_interval > 0:
+    validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
+  else:
+    validation = {}
+  started = time.time()
+  if start_step < config.max_number_of_steps:
+    model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+              initial_epoch=initial_epoch, callbacks=callbacks, verbose=config.verbose,
+              **validation)
+  final = model.evaluate(eval_dataset, verbose=0, return_dict=True)
+  results = tracker.finish(final)
+  results.update(train_seconds=time.time() - started, steps=int(optimizer.iterations.numpy()))
+  tracker.results = results
+  tracker.write()
+  return results

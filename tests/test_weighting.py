@@ -1,0 +1,151 @@
+"""ExampleWeighting against a numpy reference of the original `utils.mentornet()` (§2.2, §10.7-11)."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from mentornet_tf import config as config_lib
+from mentornet_tf import schedules
+from mentornet_tf.mentor import weighting as weighting_lib
+
+
+class ConstantMentor(keras.Model):
+  """A stand-in MentorNet: logit = a * loss_diff + b * epoch (records the features it saw)."""
+
+  def __init__(self, a=-3.0, b=0.0):
+    super().__init__()
+    self.a, self.b = a, b
+    self.seen = None
+
+  def call(self, features, training=False):
+    self.seen = features
+    return tf.reshape(self.a * features[:, 1] + self.b * features[:, 3], [-1, 1])
+
+
+def _reference_percentile(values, q):
+  """TF1 'nearest': descending sort, index round_half_even((n-1)(1-q))."""
+  desc = np.sort(values)[::-1]
+  return desc[int(np.round((len(values) - 1) * (1 - q)))]
+
+
+@pytest.mark.parametrize("q,ascending_index", [(.5, 63), (.6, 76), (.7, 89), (.75, 95), (.8, 102)])
+def test_percentile_index_batch_128(q, ascending_index):
+  values = tf.constant(np.arange(128, dtype=np.float32)[::-1].copy())  # value == ascending index
+  assert float(weighting_lib.tf1_percentile(values, q)) == ascending_index
+  assert schedules.tf1_percentile_index(128, q) == ascending_index
+
+
+def test_percentile_matches_reference_on_random_losses():
+  rng = np.random.default_rng(0)
+  for n in (7, 32, 100, 128):
+    values = rng.exponential(size=n).astype(np.float32)
+    for q in (0.1, 0.5, 0.7, 0.9):
+      assert float(weighting_lib.tf1_percentile(tf.constant(values), q)) == \
+          _reference_percentile(values, q)
+
+
+def test_epoch_percentage_mapping():
+  for step, expected in [(0, 0), (389, 0), (390, 1), (38999, 99), (39000, 99), (50000, 99)]:
+    assert int(weighting_lib.epoch_percentage(step, 39000)) == expected
+    assert schedules.epoch_percentage(step, 39000) == expected
+
+
+@pytest.mark.parametrize("rate,kept", [(.5, 64), (.05, 121), (0.0, 128), (.9, 12), (1.0, 0)])
+def test_dropout_counts_batch_128(rate, kept):
+  scores = weighting_lib.example_hash_scores(tf.range(128, dtype=tf.int64), 7, 0)
+  mask = weighting_lib.example_dropout_mask(scores, rate)
+  assert int(tf.reduce_sum(mask)) == kept == int(128 * (1 - rate))
+
+
+def test_dropout_is_uniform_and_depends_only_on_seed_step_id():
+  ids = tf.range(128, dtype=tf.int64)
+  counts = np.zeros(128)
+  for step in range(400):
+    counts += weighting_lib.example_dropout_mask(
+        weighting_lib.example_hash_scores(ids, step, 3), 0.5).numpy()
+  # Each example kept ~ Binomial(400, 0.5): mean 200, sd 10.
+  assert abs(counts.mean() - 200) < 1e-9 and counts.min() > 150 and counts.max() < 250
+  shuffled = tf.constant(np.random.default_rng(0).permutation(128), tf.int64)
+  a = weighting_lib.example_hash_scores(ids, 5, 3).numpy()
+  b = weighting_lib.example_hash_scores(shuffled, 5, 3).numpy()
+  np.testing.assert_array_equal(a[shuffled.numpy()], b)
+
+
+def _weighting(**overrides):
+  mentor_config = config_lib.MentorConfig(**{
+      "weighting": "mentornet", "trained_mentornet_dir": "unused", **overrides})
+  mentor = ConstantMentor()
+  layer = weighting_lib.ExampleWeighting(mentor_config, max_number_of_steps=1000,
+                                         mentornet=mentor, seed=1)
+  return layer, mentor
+
+
+def test_moving_average_over_steps_matches_closed_form():
+  layer, mentor = _weighting(loss_moving_average_decay=0.9, loss_p_percentile=0.7,
+                             example_dropout_rates="0.0,100")
+  rng = np.random.default_rng(1)
+  expected_average = 0.0
+  ids = tf.range(32, dtype=tf.int64)
+  for step in range(3):
+    losses = rng.exponential(size=32).astype(np.float32)
+    out = layer(tf.constant(losses), ids, step)
+    expected_average = 0.9 * expected_average + 0.1 * _reference_percentile(losses, 0.7)
+    np.testing.assert_allclose(float(out.moving_average), expected_average, rtol=1e-6)
+    # loss_diff uses the value AFTER this step's update; the MentorNet saw [loss, diff, 0, epoch].
+    np.testing.assert_allclose(mentor.seen[:, 1].numpy(), losses - expected_average, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(mentor.seen[:, 2].numpy(), 0.0)
+    v = 1 / (1 + np.exp(3.0 * (losses - expected_average)))
+    np.testing.assert_allclose(out.weights.numpy(), v, rtol=1e-5)
+
+
+def test_moving_average_not_updated_outside_training():
+  layer, _ = _weighting()
+  layer(tf.ones([8]), tf.range(8, dtype=tf.int64), 0, training=False)
+  assert float(layer.moving_average) == 0.0
+
+
+def test_burn_in_boundaries():
+  # burn_in_epoch=18: epochs 0..16 force v = 1, epoch 17 on uses the MentorNet (strict <).
+  layer, _ = _weighting(burn_in_epoch=18, example_dropout_rates="0.0,100")
+  losses = tf.constant(np.linspace(5, 10, 16), tf.float32)  # MentorNet gives v << 1 for these
+  ids = tf.range(16, dtype=tf.int64)
+  for epoch, forced in [(0, True), (16, True), (17, False), (50, False)]:
+    out = layer(losses, ids, epoch * 10)  # 1000 steps -> 10 steps per epoch percentage
+    assert int(out.epoch) == epoch
+    assert bool(np.all(out.weights.numpy() == 1.0)) == forced
+  layer0, _ = _weighting(burn_in_epoch=0, example_dropout_rates="0.0,100")
+  assert not np.all(layer0(losses, ids, 0).weights.numpy() == 1.0)
+
+
+def test_fixed_epoch_after_burn_in_caps_epoch_and_schedules():
+  # DD mode: cur_epoch = min(epoch, 18); the dropout rate is looked up with cur_epoch, so the
+  # schedule's last segment (rate 0.9 from epoch 95) is never reached (§7.3).
+  layer, mentor = _weighting(burn_in_epoch=18, fixed_epoch_after_burn_in=True,
+                             example_dropout_rates="0.5,17,0.05,78,0.9,5")
+  out = layer(tf.ones([128]), tf.range(128, dtype=tf.int64), 990)  # epoch 99
+  assert int(out.epoch) == 99 and int(out.cur_epoch) == 18
+  np.testing.assert_allclose(float(out.dropout_rate), 0.05)
+  assert int(np.sum(out.weights.numpy() > 0)) == 121
+  np.testing.assert_array_equal(mentor.seen[:, 3].numpy(), 18.0)
+
+
+def test_no_weighting_gives_ones_and_no_dropout():
+  mentor_config = config_lib.MentorConfig(weighting="none")
+  layer = weighting_lib.ExampleWeighting(mentor_config, max_number_of_steps=100)
+  out = layer(tf.random.uniform([64]), tf.range(64, dtype=tf.int64), 0)
+  np.testing.assert_array_equal(out.weights.numpy(), 1.0)
+
+
+def test_weighting_inside_tf_function_and_dynamic_batch():
+  layer, _ = _weighting(example_dropout_rates="0.5,100")
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
+                                tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int64)])
+  def weights(loss, ids, step):
+    return layer(loss, ids, step).weights
+
+  for batch in (10, 128):
+    v = weights(tf.random.uniform([batch]), tf.range(batch, dtype=tf.int64),
+                tf.constant(3, tf.int64))
+    assert int(np.sum(v.numpy() > 0)) == int(batch * 0.5)

@@ -66,6 +66,10 @@ def test_unknown_name_and_bad_arguments_raise_clear_errors():
     students.build_student("mlp", 0, CIFAR)
   with pytest.raises(ValueError, match="input_shape"):
     students.build_student("mlp", 10, (32, 32))
+  with pytest.raises(ValueError, match="input_shape"):
+    students.build_student("mlp", 10, (32, 32.0, 3))
+  model = students.build_student("mlp", np.int64(4), np.array([8, 8, 1]))  # dataset metadata
+  assert model.output_shape == (None, 4)
 
 
 @pytest.mark.parametrize("name,shape", [("inception", CIFAR), ("mlp", (28, 28, 1)),

@@ -12,9 +12,10 @@ the caller multiplies by the coefficient and by sum(v) / B (original_code.md §2
 | inception | original slim CifarNet, ~1.756M params | 0 (as run) | cifarnet |
 | mlp | 784-256-256-10 MLP (reference MNIST-5k experiment) | 0 | none |
 | small_cnn | conv32-pool-conv64-pool-fc128 | 0 | none |
-| tiny_cnn | 2 x (conv, BN, ReLU), global pool: fast ResNet stand-in for tests | 2e-4 | standardize |
+| tiny_cnn | 2 x (conv, BN, ReLU), global pool: a fast ResNet stand-in | 2e-4 | standardize |
 """
 import dataclasses
+import numbers
 from typing import Callable, List, Optional, Sequence
 
 import tensorflow as tf
@@ -109,14 +110,20 @@ def build_student(name: str, num_classes: int, input_shape: Sequence[int],
     ValueError: an unknown name (naming --studentnet), or a bad num_classes / input_shape.
   """
   spec = get_spec(name)
-  if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+  if not _is_positive_int(num_classes):
     raise ValueError(f"build_student({name!r}): num_classes must be a positive integer, "
                      f"got {num_classes!r}")
   shape = tuple(input_shape)
-  if len(shape) != 3 or not all(isinstance(d, int) and d >= 1 for d in shape):
+  if len(shape) != 3 or not all(_is_positive_int(d) for d in shape):
     raise ValueError(f"build_student({name!r}): input_shape must be (height, width, channels) "
                      f"of positive integers, got {input_shape!r}")
-  return spec.build(num_classes, shape, sync_batch_norm=sync_batch_norm, seed=seed)
+  return spec.build(int(num_classes), tuple(int(d) for d in shape),
+                    sync_batch_norm=bool(sync_batch_norm), seed=seed)
+
+
+def _is_positive_int(value) -> bool:
+  # numbers.Integral admits numpy integers (dataset metadata) but not floats; bool is excluded.
+  return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
 
 
 def decayed_kernels(model: keras.Model) -> List[tf.Variable]:

@@ -1,0 +1,284 @@
+"""MentorNet checkpoints: our directories, the original TF1 checkpoints, and SavedModel export.
+
+Our format is a directory:
+  mentornet.json   {"format": "mentornet_tf", "format_version": 1, "config": {MentorNetConfig},
+                    "dtype": "float32",
+                    ...the caller's metadata (curriculum, hyper-parameters, command, metrics)}
+  weights.*        a tf.train.Checkpoint of the network (object-based, keyed `mentornet/<var>`).
+
+A TF1 checkpoint (the shipped `mentornet_pd`, `mentornet.model-29999`, ...) is read by variable
+name (original_code.md §2.1, §3.3): only `mentornet/...` variables are used, so student variables,
+`global_step` and Adam slots in the same file are ignored; the sizes are inferred from the shapes,
+as MentorMix's `get_mentornet_network_hyperparameter` does. TF1 LSTM kernels are stored in our
+model in TF1 layout (network.py), so they are copied as they are.
+"""
+import dataclasses
+import glob
+import json
+import os
+import re
+import shutil
+import uuid
+
+import tensorflow as tf
+
+from mentornet_tf.mentor import network
+
+FORMAT = "mentornet_tf"
+FORMAT_VERSION = 1
+METADATA_FILE = "mentornet.json"
+WEIGHTS_PREFIX = "weights"
+
+# TF1 variable name -> MentorNet attribute. Written by `utils.mentornet_nn` under
+# variable_scope('mentornet'); the four `tf.Variable`s are named in creation order.
+TF1_VARIABLES = {
+    "mentornet/label_embedding": "label_embedding",
+    "mentornet/epoch_embedding": "epoch_embedding",
+    "mentornet/bidirectional_rnn/fw/basic_lstm_cell/kernel": "fw_kernel",
+    "mentornet/bidirectional_rnn/fw/basic_lstm_cell/bias": "fw_bias",
+    "mentornet/bidirectional_rnn/bw/basic_lstm_cell/kernel": "bw_kernel",
+    "mentornet/bidirectional_rnn/bw/basic_lstm_cell/bias": "bw_bias",
+    "mentornet/Variable": "fc1_kernel",
+    "mentornet/Variable_1": "fc1_bias",
+    "mentornet/Variable_2": "output_kernel",
+    "mentornet/Variable_3": "output_bias",
+}
+# TF < 1.5 named the BasicLSTMCell variables weights/biases; accept both spellings.
+_TF1_ALIASES = {
+    "mentornet/bidirectional_rnn/fw/basic_lstm_cell/weights":
+        "mentornet/bidirectional_rnn/fw/basic_lstm_cell/kernel",
+    "mentornet/bidirectional_rnn/fw/basic_lstm_cell/biases":
+        "mentornet/bidirectional_rnn/fw/basic_lstm_cell/bias",
+    "mentornet/bidirectional_rnn/bw/basic_lstm_cell/weights":
+        "mentornet/bidirectional_rnn/bw/basic_lstm_cell/kernel",
+    "mentornet/bidirectional_rnn/bw/basic_lstm_cell/biases":
+        "mentornet/bidirectional_rnn/bw/basic_lstm_cell/bias",
+}
+_EXPECTED = ("a mentornet_tf directory (with mentornet.json), a directory of TF1 checkpoints, or a "
+             "TF1 checkpoint prefix such as .../mentornet_pd or .../mentornet.model-29999")
+
+
+def _checkpoint(model):
+  return tf.train.Checkpoint(mentornet=model)
+
+
+def save_mentornet(model: network.MentorNet, directory, metadata: dict) -> None:
+  """Saves a MentorNet and its metadata as a directory, replacing an earlier save there.
+
+  Everything is written into a temporary sibling directory that is renamed into place at the end,
+  so an interrupted save leaves no half-written `directory`.
+
+  Args:
+    model: a built MentorNet.
+    directory: the output directory; it must not exist, be empty, or hold an earlier save.
+    metadata: JSON-serialisable facts to keep with the weights (curriculum name, hyper-parameters,
+      training command, metrics). The keys "format", "format_version", "config" and "dtype" are
+      reserved.
+
+  Raises:
+    ValueError: metadata uses a reserved key, is not JSON-serialisable, or the model is unbuilt.
+    FileExistsError: directory exists and holds something other than a MentorNet save.
+  """
+  directory = os.path.abspath(os.fspath(directory))
+  reserved = {"format", "format_version", "config", "dtype"} & set(metadata)
+  if reserved:
+    raise ValueError(f"save_mentornet: metadata keys {sorted(reserved)} are reserved")
+  if not model.built:
+    raise ValueError("save_mentornet: the MentorNet is not built (use build_mentornet)")
+  record = {"format": FORMAT, "format_version": FORMAT_VERSION,
+            "config": dataclasses.asdict(model.config), "dtype": model.dtype_policy.name,
+            **metadata}
+  try:
+    text = json.dumps(record, indent=2, sort_keys=True)
+  except (TypeError, ValueError) as error:
+    raise ValueError(f"save_mentornet: metadata is not JSON-serialisable ({error})") from None
+  if os.path.exists(directory) and os.listdir(directory) and not os.path.exists(
+      os.path.join(directory, METADATA_FILE)):
+    raise FileExistsError(f"save_mentornet: {directory} exists and is not a MentorNet directory "
+                          f"(no {METADATA_FILE}); refusing to replace it")
+
+  def write(tmp):
+    _checkpoint(model).write(os.path.join(tmp, WEIGHTS_PREFIX))
+    with open(os.path.join(tmp, METADATA_FILE), "w", encoding="utf-8") as f:
+      f.write(text + "\n")
+
+  _write_atomically(directory, write)
+
+
+def _write_atomically(directory, write_fn):
+  """Runs write_fn(tmp_dir) and renames tmp_dir to directory (moving an old one aside first)."""
+  parent = os.path.dirname(directory)
+  os.makedirs(parent, exist_ok=True)
+  token = uuid.uuid4().hex[:8]
+  tmp = os.path.join(parent, f".{os.path.basename(directory)}.tmp-{token}")
+  old = os.path.join(parent, f".{os.path.basename(directory)}.old-{token}")
+  try:
+    write_fn(tmp)
+    if os.path.exists(directory):
+      os.rename(directory, old)
+    os.rename(tmp, directory)
+  finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_mentornet(path):
+  """Loads a MentorNet from our directory or from an original TF1 checkpoint.
+
+  Args:
+    path: one of: our directory (mentornet.json + weights); a directory of TF1 checkpoints (the
+      newest, by its `checkpoint` file or else by step number, is used); a TF1 checkpoint prefix
+      (`.../mentornet_pd`, `.../mentornet.model-29999`) or one of its files.
+
+  Returns:
+    (model, metadata): a built MentorNet and a dict. For our format, the saved mentornet.json; for
+    TF1, {"format": "tf1_checkpoint", "checkpoint": prefix, "config": {...}} (plus "global_step"
+    when the checkpoint has one).
+
+  Raises:
+    FileNotFoundError: nothing loadable at path.
+    ValueError: the checkpoint holds no (or incomplete, or inconsistent) MentorNet variables, or
+      mentornet.json is not ours.
+  """
+  path = os.path.abspath(os.fspath(path))
+  if os.path.isdir(path):
+    if os.path.exists(os.path.join(path, METADATA_FILE)):
+      return _load_ours(path)
+    return _load_tf1(_latest_tf1_checkpoint(path))
+  # A file of a checkpoint given instead of its prefix: strip the suffix.
+  prefix = re.sub(r"\.(index|meta|data-\d+-of-\d+)$", "", path)
+  parent = os.path.dirname(prefix)
+  if os.path.basename(prefix) == WEIGHTS_PREFIX and os.path.exists(
+      os.path.join(parent, METADATA_FILE)):
+    return _load_ours(parent)
+  if os.path.exists(prefix + ".index"):
+    return _load_tf1(prefix)
+  raise FileNotFoundError(f"No MentorNet at {path}: expected {_EXPECTED}")
+
+
+def _latest_tf1_checkpoint(directory):
+  prefix = tf.train.latest_checkpoint(directory)
+  if prefix:
+    return prefix
+  # The `checkpoint` state file may be missing, or name the authors' absolute paths.
+  prefixes = [p[:-len(".index")] for p in glob.glob(os.path.join(directory, "*.index"))]
+  if not prefixes:
+    raise FileNotFoundError(f"No MentorNet in directory {directory}: it holds neither "
+                            f"{METADATA_FILE} nor any TF1 checkpoint (*.index); "
+                            f"expected {_EXPECTED}")
+
+  def step(prefix):
+    match = re.search(r"-(\d+)$", prefix)
+    return (int(match.group(1)) if match else -1, prefix)
+
+  return max(prefixes, key=step)
+
+
+def _load_ours(directory):
+  with open(os.path.join(directory, METADATA_FILE), encoding="utf-8") as f:
+    metadata = json.load(f)
+  if metadata.get("format") != FORMAT:
+    raise ValueError(f"{directory}/{METADATA_FILE} has format {metadata.get('format')!r}, "
+                     f"expected {FORMAT!r}")
+  try:
+    config = network.MentorNetConfig(**metadata["config"])
+  except (KeyError, TypeError, ValueError) as error:
+    raise ValueError(f"{directory}/{METADATA_FILE} has no valid MentorNet config "
+                     f"({error})") from None
+  model = network.MentorNet(config, dtype=metadata.get("dtype", "float32"))
+  model(tf.zeros([1, network.NUM_FEATURES], model.compute_dtype))  # create the variables
+  _checkpoint(model).read(os.path.join(directory, WEIGHTS_PREFIX)).assert_existing_objects_matched()
+  return model, metadata
+
+
+def _load_tf1(prefix):
+  try:
+    reader = tf.train.load_checkpoint(prefix)
+  except (tf.errors.OpError, ValueError) as error:
+    raise ValueError(f"{prefix} is not a readable TF checkpoint ({error})") from None
+  shapes = reader.get_variable_to_shape_map()
+  names = {_TF1_ALIASES.get(name, name): name for name in shapes}
+  missing = [name for name in TF1_VARIABLES if name not in names]
+  if missing:
+    mentornet_found = sorted(n for n in shapes if n.startswith("mentornet/"))
+    found = mentornet_found or sorted(shapes)
+    shown = ", ".join(found[:30]) + (f", ... ({len(found)} in all)" if len(found) > 30 else "")
+    what = "its mentornet/ variables are" if mentornet_found else "it holds"
+    raise ValueError(f"TF1 checkpoint {prefix} is not a complete MentorNet: missing "
+                     f"{', '.join(missing)}; {what}: {shown or 'nothing'}")
+  values = {name: reader.get_tensor(names[name]) for name in TF1_VARIABLES}
+  config = _infer_config(prefix, {name: value.shape for name, value in values.items()})
+  model = network.build_mentornet(config)
+  for name, attribute in TF1_VARIABLES.items():
+    getattr(model, attribute).assign(values[name].astype("float32"))
+  metadata = {"format": "tf1_checkpoint", "checkpoint": prefix,
+              "config": dataclasses.asdict(config)}
+  if "global_step" in shapes:
+    metadata["global_step"] = int(reader.get_tensor("global_step"))
+  return model, metadata
+
+
+def _infer_config(prefix, shapes):
+  """MentorNetConfig from TF1 variable shapes; ValueError if the shapes do not fit together."""
+  num_labels, label_size = shapes["mentornet/label_embedding"]
+  num_epochs, epoch_size = shapes["mentornet/epoch_embedding"]
+  units = shapes["mentornet/bidirectional_rnn/fw/basic_lstm_cell/kernel"][1] // 4
+  num_fc_nodes = shapes["mentornet/Variable"][1]
+  config = network.MentorNetConfig(
+      label_embedding_size=int(label_size), epoch_embedding_size=int(epoch_size),
+      num_fc_nodes=int(num_fc_nodes), num_lstm_units=int(units), num_labels=int(num_labels),
+      num_epochs=int(num_epochs), corrected_output=False)  # TF1 nets were trained in quirk form.
+  lstm = [network.LSTM_INPUT_SIZE + units, 4 * units]
+  expected = {
+      "mentornet/bidirectional_rnn/fw/basic_lstm_cell/kernel": lstm,
+      "mentornet/bidirectional_rnn/fw/basic_lstm_cell/bias": [4 * units],
+      "mentornet/bidirectional_rnn/bw/basic_lstm_cell/kernel": lstm,
+      "mentornet/bidirectional_rnn/bw/basic_lstm_cell/bias": [4 * units],
+      "mentornet/Variable": [config.feature_size, num_fc_nodes],
+      "mentornet/Variable_1": [num_fc_nodes],
+      "mentornet/Variable_2": [num_fc_nodes, 1],
+      "mentornet/Variable_3": [1],
+  }
+  wrong = [f"{name} {list(shapes[name])} (expected {shape})"
+           for name, shape in expected.items() if list(shapes[name]) != list(shape)]
+  if wrong:
+    raise ValueError(f"TF1 checkpoint {prefix} has inconsistent MentorNet shapes: "
+                     + "; ".join(wrong))
+  return config
+
+
+class _Serving(tf.Module):
+  """Wraps a MentorNet with a serving signature: float32 [None, 4] -> logits and weights."""
+
+  def __init__(self, model):
+    super().__init__()
+    self.mentornet = model
+
+  @tf.function(input_signature=[tf.TensorSpec([None, network.NUM_FEATURES], tf.float32,
+                                              name="features")])
+  def serve(self, features):
+    logits = self.mentornet(features, training=False)
+    return {"logits": logits, "weights": tf.sigmoid(logits)}
+
+
+def export_saved_model(model: network.MentorNet, directory) -> None:
+  """Exports a SavedModel whose `serving_default` maps features [None, 4] to logits and weights.
+
+  Load with `tf.saved_model.load(directory).signatures["serving_default"](features=x)`, which
+  returns {"logits": [B, 1], "weights": sigmoid(logits) [B, 1]}.
+
+  Args:
+    model: a built MentorNet.
+    directory: output directory (replaced atomically if it exists).
+
+  Raises:
+    FileExistsError: directory exists and holds something other than a SavedModel.
+  """
+  directory = os.path.abspath(os.fspath(directory))
+  if os.path.exists(directory) and os.listdir(directory) and not os.path.exists(
+      os.path.join(directory, "saved_model.pb")):
+    raise FileExistsError(f"export_saved_model: {directory} exists and is not a SavedModel; "
+                          "refusing to replace it")
+  module = _Serving(model)
+  _write_atomically(directory, lambda tmp: tf.saved_model.save(
+      module, tmp, signatures={"serving_default": module.serve}))

@@ -1,0 +1,125 @@
+"""Per-example image preprocessing of the original StudentNets (original_code.md §5, §10.17).
+
+All functions take one float image [H, W, C] with values in 0..255 (uint8 is cast) and return
+float32 [H, W, C]:
+
+  resnet    (provide_resnet_data): zero-pad 2 px per side, random crop back to H x W, random
+            left-right flip, per-image standardization (over the whole crop, padding included).
+  cifarnet  (provide_cifarnet_data): zero-pad image_size // 4 px per side (8 for CIFAR's 32),
+            random crop, flip, standardization.
+  standardize: standardization only (what the original does at test time).
+  none:     x / 255 (the MLP / embedded-data path; no augmentation).
+
+Random ops are stateless when a `seed` ([2] int tensor) is given, so that `tf.data` pipelines are
+reproducible regardless of parallelism; without a seed they fall back to the stateful
+`tf.image.random_*` ops.
+"""
+from typing import Callable, Optional
+
+import tensorflow as tf
+
+AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none")
+
+PreprocessFn = Callable[..., tf.Tensor]
+
+
+def _as_float(image: tf.Tensor) -> tf.Tensor:
+  return tf.cast(tf.convert_to_tensor(image), tf.float32)
+
+
+def _height_width_channels(image: tf.Tensor):
+  """Static [H, W, C] when known (the usual case), dynamic otherwise."""
+  static = image.shape.as_list()
+  dynamic = tf.unstack(tf.shape(image))
+  return [s if s is not None else d for s, d in zip(static, dynamic)]
+
+
+def standardize(image: tf.Tensor) -> tf.Tensor:
+  """(x - mean) / max(std, 1 / sqrt(H W C)), as tf.image.per_image_standardization.
+
+  Args:
+    image: [H, W, C] pixels in 0..255.
+
+  Returns:
+    float32 [H, W, C] with mean 0 and std 1 (or the floor for a constant image).
+  """
+  return tf.image.per_image_standardization(_as_float(image))
+
+
+def scale_unit(image: tf.Tensor) -> tf.Tensor:
+  """x / 255: pixels in [0, 1] for the MLP path. [H, W, C] -> float32 [H, W, C]."""
+  return _as_float(image) / 255.0
+
+
+def _crop_and_flip(padded: tf.Tensor, height, width, channels,
+                   seed: Optional[tf.Tensor]) -> tf.Tensor:
+  size = [height, width, channels]
+  if seed is None:
+    cropped = tf.image.random_crop(padded, size)
+    return tf.image.random_flip_left_right(cropped)
+  crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+  cropped = tf.image.stateless_random_crop(padded, size, seed=crop_seed)
+  return tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
+
+
+def augment_resnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """ResNet training augmentation of the original (`provide_resnet_data`).
+
+  Args:
+    image: [H, W, C] pixels in 0..255.
+    seed: optional [2] int tensor for stateless randomness.
+
+  Returns:
+    float32 [H, W, C], standardized.
+  """
+  image = _as_float(image)
+  height, width, channels = _height_width_channels(image)
+  # resize_with_crop_or_pad to H+4 pads 2 px of zeros per side, as the original's (36, 36).
+  padded = tf.image.resize_with_crop_or_pad(image, height + 4, width + 4)
+  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+
+
+def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """CifarNet ('inception') training augmentation of the original (`provide_cifarnet_data`).
+
+  The original pads by `image_size / 4` (8 px for CIFAR, giving 48 x 48); we use integer
+  division per axis so that it also runs under Python 3 and on non-square images.
+
+  Args:
+    image: [H, W, C] pixels in 0..255.
+    seed: optional [2] int tensor for stateless randomness.
+
+  Returns:
+    float32 [H, W, C], standardized.
+  """
+  image = _as_float(image)
+  height, width, channels = _height_width_channels(image)
+  pad_h, pad_w = height // 4, width // 4
+  padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+
+
+def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
+  """The per-example function `fn(image, seed=None) -> float32 image` of an augmentation mode.
+
+  Args:
+    augmentation: 'resnet', 'cifarnet', 'standardize' or 'none' (the caller resolves 'auto').
+    training: False gives the evaluation transform: standardization for resnet / cifarnet /
+      standardize (as the original test path), scaling to [0, 1] for 'none'.
+
+  Returns:
+    A function of (image [H, W, C], seed [2] or None) -> float32 [H, W, C].
+
+  Raises:
+    ValueError: for an unknown augmentation.
+  """
+  if augmentation not in AUGMENTATIONS:
+    raise ValueError(f"augmentation={augmentation!r} is invalid: choose one of "
+                     f"{', '.join(AUGMENTATIONS)}")
+  if augmentation == "none":
+    return lambda image, seed=None: scale_unit(image)
+  if not training or augmentation == "standardize":
+    return lambda image, seed=None: standardize(image)
+  if augmentation == "resnet":
+    return augment_resnet
+  return augment_cifarnet

@@ -1,0 +1,57 @@
+"""Stateless per-example randomness: a uniform number that is a pure function of (seed, id, stream).
+
+Label noise and the MentorNet DD clean subset must not depend on shuffling, batching, sharding or the
+number of input workers, so they cannot use a random generator that advances with the data order.
+Instead every example id is hashed with SplitMix64 (Steele et al., "Fast splittable pseudorandom
+number generators", OOPSLA 2014), a bijective 64-bit mixer whose outputs pass BigCrush. The hash is
+vectorised over any tensor of ids and works eagerly and inside `tf.data` / `tf.function`.
+"""
+from typing import Union
+
+import numpy as np
+import tensorflow as tf
+
+# Stream constants keep the draws of different purposes independent for the same (seed, id).
+STREAM_NOISE_DECISION = 1   # is this label corrupted?
+STREAM_NOISE_CLASS = 2      # which class does it become?
+STREAM_CLEAN_SUBSET = 3     # is the clean label of this example known (MentorNet DD)?
+
+_GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+_MIX_1 = 0xBF58476D1CE4E5B9
+_MIX_2 = 0x94D049BB133111EB
+
+
+def _u64(value: int) -> tf.Tensor:
+  return tf.constant(value & 0xFFFFFFFFFFFFFFFF, dtype=tf.uint64)
+
+
+def _splitmix64(x: tf.Tensor) -> tf.Tensor:
+  """One SplitMix64 step on a uint64 tensor (wrap-around arithmetic is intended)."""
+  z = x + _u64(_GOLDEN_GAMMA)
+  z = tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, _u64(30))) * _u64(_MIX_1)
+  z = tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, _u64(27))) * _u64(_MIX_2)
+  return tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, _u64(31)))
+
+
+def _as_uint64(value: Union[int, tf.Tensor]) -> tf.Tensor:
+  """Reinterprets int64 bits as uint64 (negative seeds stay distinct instead of failing)."""
+  return tf.bitcast(tf.cast(value, tf.int64), tf.uint64)
+
+
+def uniform_from_ids(seed: Union[int, tf.Tensor], ids: Union[np.ndarray, tf.Tensor],
+                     stream: int) -> tf.Tensor:
+  """A number in [0, 1) that depends only on (seed, id, stream).
+
+  Args:
+    seed: int or int scalar tensor.
+    ids: integer tensor of example ids, any shape [...].
+    stream: one of the STREAM_* constants; different streams give independent draws.
+
+  Returns:
+    float64 tensor of the shape of `ids`, uniform on [0, 1) with 53-bit resolution.
+  """
+  ids = tf.convert_to_tensor(ids)
+  key = _splitmix64(tf.bitwise.bitwise_xor(_splitmix64(_as_uint64(seed)), _u64(stream * _GOLDEN_GAMMA)))
+  bits = _splitmix64(tf.bitwise.bitwise_xor(key, _as_uint64(ids)))
+  bits = _splitmix64(bits)  # a second round decorrelates neighbouring ids fully
+  return tf.cast(tf.bitwise.right_shift(bits, _u64(11)), tf.float64) * (2.0 ** -53)

@@ -1,0 +1,182 @@
+"""tf.data pipelines that follow the data element contract of WORKSPACE.md.
+
+Every element is a dict: 'image' float32 [B, H, W, C] (preprocessed), 'label' int32 [B] (noisy for
+the training split), 'clean_label' int32 [B] (diagnostics only) and 'id' int64 [B] (index in the
+split). Label noise is a function of (noise_seed, id) only (`noise.py`), so it is the same under any
+shuffling, batching, sharding or number of input pipelines.
+
+For the original noisy CIFAR TFRecords the stored label already is the noisy one and the clean
+label is unknown: then 'clean_label' equals the stored label (and `noise_fraction` should be 0;
+if it is not, synthetic noise is added on top of the stored labels).
+"""
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from mentornet_tf.config import DataConfig
+from mentornet_tf.data import augment
+from mentornet_tf.data import hashing
+from mentornet_tf.data import noise
+from mentornet_tf.data import sources
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+  """Static facts about a dataset, known before any pipeline is built."""
+  name: str
+  num_classes: int
+  image_shape: Tuple[int, ...]   # (H, W, C)
+  num_train: int
+  num_test: int
+
+
+def dataset_info(config: DataConfig) -> DatasetInfo:
+  """Sizes, class count and image shape; cheap (metadata or a record count, no image decoding).
+
+  Raises:
+    sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError.
+  """
+  return DatasetInfo(name=config.dataset_name, num_classes=sources.num_classes(config),
+                     image_shape=tuple(sources.image_shape(config)),
+                     num_train=sources.count_examples(config, "train"),
+                     num_test=sources.count_examples(config, "test"))
+
+
+def _label_fn(config: DataConfig, split: str):
+  """Adds 'clean_label' and, for the training split, replaces 'label' by its noisy version."""
+  classes = sources.num_classes(config)
+  corrupt = split == "train" and config.noise_fraction > 0
+
+  def add_labels(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    clean = example["label"]
+    label = clean
+    if corrupt:
+      label = noise.corrupt_labels(clean, example["id"], classes, config.noise_fraction,
+                                   config.noise_type, config.noise_seed)
+    return {"image": example["image"], "label": label, "clean_label": clean, "id": example["id"]}
+
+  return add_labels
+
+
+def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
+  options = tf.data.Options()
+  options.deterministic = True
+  # Our own sharding (input_context) must not be repeated by tf.distribute; without it, shard by
+  # DATA: file-level auto-sharding would re-number the ids of a TFRecord source.
+  options.experimental_distribute.auto_shard_policy = (
+      tf.data.experimental.AutoShardPolicy.OFF if sharded
+      else tf.data.experimental.AutoShardPolicy.DATA)
+  return dataset.with_options(options)
+
+
+def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
+                        input_context: Optional[tf.distribute.InputContext] = None
+                        ) -> tf.data.Dataset:
+  """The infinite, shuffled, augmented training stream.
+
+  Args:
+    config: the data configuration (batch_size is GLOBAL).
+    augmentation: 'resnet', 'cifarnet', 'standardize' or 'none' (the caller resolves 'auto').
+    seed: shuffling and augmentation seed.
+    input_context: from `strategy.distribute_datasets_from_function`; shards the examples by
+      input pipeline and batches at the per-replica batch size.
+
+  Returns:
+    Repeating dataset of {'image' float32 [b, H, W, C], 'label' int32 [b] (noisy),
+    'clean_label' int32 [b], 'id' int64 [b]}, b = per-replica (or global) batch size, remainder
+    dropped. Within one pass over the data every id appears once.
+
+  Raises:
+    ValueError: for an unknown augmentation, or fewer training examples than input pipelines.
+    sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError.
+  """
+  preprocess = augment.preprocess_fn(augmentation, training=True)
+  num_shards, shard_index, batch_size = 1, 0, config.batch_size
+  if input_context is not None:
+    num_shards, shard_index = input_context.num_input_pipelines, input_context.input_pipeline_id
+    batch_size = input_context.get_per_replica_batch_size(config.batch_size)
+  num_train = sources.count_examples(config, "train")
+  if num_train < num_shards:
+    raise ValueError(f"--dataset_name={config.dataset_name} has {num_train} training examples, "
+                     f"fewer than the {num_shards} input pipelines")
+
+  dataset = sources.open_split(config, "train", num_shards, shard_index)
+  dataset = dataset.map(_label_fn(config, "train"), num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  dataset = dataset.repeat()
+  # One stateless seed per element, from (seed, pipeline, position in the stream): augmentation is
+  # reproducible whatever the parallelism of the map.
+  base_seed = tf.constant([seed, shard_index], tf.int64)
+
+  def preprocess_example(example, position):
+    element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)
+    return dict(example, image=preprocess(example["image"], seed=element_seed))
+
+  dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter()))
+  dataset = dataset.map(preprocess_example, num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  return _with_options(dataset, sharded=input_context is not None)
+
+
+def build_eval_dataset(config: DataConfig, augmentation: str, split: str = "test",
+                       batch_size: Optional[int] = None) -> tf.data.Dataset:
+  """A finite pass over one split in id order with evaluation preprocessing.
+
+  Args:
+    config: the data configuration.
+    augmentation: the training augmentation mode; evaluation uses its test transform
+      (standardization, or [0, 1] scaling for 'none').
+    split: 'test' (label == clean_label) or 'train' (noisy 'label', as in training).
+    batch_size: defaults to config.batch_size; the last batch keeps the remainder.
+
+  Returns:
+    Dataset of {'image', 'label', 'clean_label', 'id'} batches as in the training stream.
+  """
+  preprocess = augment.preprocess_fn(augmentation, training=False)
+  dataset = sources.open_split(config, split).map(_label_fn(config, split),
+                                                  num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.map(lambda example: dict(example, image=preprocess(example["image"])),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = dataset.batch(batch_size or config.batch_size).prefetch(tf.data.AUTOTUNE)
+  return _with_options(dataset, sharded=False)
+
+
+def build_train_eval_dataset(config: DataConfig, augmentation: str,
+                             batch_size: Optional[int] = None) -> tf.data.Dataset:
+  """The TRAINING split in id order, finite, eval preprocessing, noisy 'label' and 'clean_label'.
+
+  Used for StudentNet loss dumps (MentorNet DD data) and per-example weight export.
+  """
+  return build_eval_dataset(config, augmentation, split="train", batch_size=batch_size)
+
+
+def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
+  """Which training ids have a known clean label (MentorNet DD, paper §3.2): a fixed random subset.
+
+  Args:
+    ids: integer tensor [...] of example ids.
+    fraction: expected share of ids in the subset, in [0, 1].
+    seed: which subset; the answer for an id depends only on (seed, id).
+
+  Returns:
+    bool tensor [...].
+
+  Raises:
+    ValueError: fraction outside [0, 1].
+  """
+  if not 0.0 <= float(fraction) <= 1.0:
+    raise ValueError(f"clean_subset_fraction={fraction!r} is invalid: must lie in [0, 1]")
+  return hashing.uniform_from_ids(seed, ids, hashing.STREAM_CLEAN_SUBSET) < fraction
+
+
+def training_noise_report(config: DataConfig) -> Dict[str, object]:
+  """`noise.noise_report` of the whole training split as configured (one pass over its labels)."""
+  dataset = sources.open_split(config, "train").map(_label_fn(config, "train"))
+  dataset = dataset.map(lambda e: (e["clean_label"], e["label"])).batch(8192)
+  pairs = [(clean.numpy(), noisy.numpy()) for clean, noisy in dataset]
+  clean = np.concatenate([c for c, _ in pairs]) if pairs else np.zeros([0], np.int32)
+  noisy = np.concatenate([n for _, n in pairs]) if pairs else np.zeros([0], np.int32)
+  return noise.noise_report(clean, noisy, config.noise_fraction, config.noise_type,
+                            sources.num_classes(config))

@@ -28,7 +28,7 @@ import tf_keras as keras  # noqa: E402
 IMAGE_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 # Timed training steps per student when --steps is not given: resnet101 (84.6M parameters) needs
-# about 45 s per batch-128 step on 2 CPU cores (measured 2026-11, TF 2.20).
+# about 45 s per batch-128 step on 2 CPU cores (measured, TF 2.20).
 DEFAULT_STEPS = {"inception": 10, "resnet101": 1}
 
 

@@ -1,7 +1,7 @@
 """Stateless per-example randomness: a uniform number that is a pure function of (seed, id, stream).
 
-Label noise and the MentorNet DD clean subset must not depend on shuffling, batching, sharding or the
-number of input workers, so they cannot use a random generator that advances with the data order.
+Label noise and the MentorNet DD clean subset must not depend on shuffling, batching, sharding or
+the number of input workers, so they cannot use a random generator that advances with the data order.
 Instead every example id is hashed with SplitMix64 (Steele et al., "Fast splittable pseudorandom
 number generators", OOPSLA 2014), a bijective 64-bit mixer whose outputs pass BigCrush. The hash is
 vectorised over any tensor of ids and works eagerly and inside `tf.data` / `tf.function`.
@@ -51,7 +51,8 @@ def uniform_from_ids(seed: Union[int, tf.Tensor], ids: Union[np.ndarray, tf.Tens
     float64 tensor of the shape of `ids`, uniform on [0, 1) with 53-bit resolution.
   """
   ids = tf.convert_to_tensor(ids)
-  key = _splitmix64(tf.bitwise.bitwise_xor(_splitmix64(_as_uint64(seed)), _u64(stream * _GOLDEN_GAMMA)))
+  seed_key = _splitmix64(_as_uint64(seed))
+  key = _splitmix64(tf.bitwise.bitwise_xor(seed_key, _u64(stream * _GOLDEN_GAMMA)))
   bits = _splitmix64(tf.bitwise.bitwise_xor(key, _as_uint64(ids)))
   bits = _splitmix64(bits)  # a second round decorrelates neighbouring ids fully
   return tf.cast(tf.bitwise.right_shift(bits, _u64(11)), tf.float64) * (2.0 ** -53)

@@ -1,8 +1,8 @@
 """Synthetic label corruption of the training split, a pure function of (noise_seed, example id).
 
 The original repository ships pre-corrupted CIFAR TFRecords and no generation code
-(original_code.md §5). The paper (after Zhang et al. 2017) changes each training label independently
-with probability p to a uniformly random class, which may be the true one. We regenerate that rule
+(original_code.md §5). The paper (after Zhang et al. 2017) changes each training label
+independently with probability p to a uniformly random class, which may be the true one. We regenerate that rule
 ('uniform') and two common variants:
 
   uniform:  with prob. p draw a class uniformly from all K; realised flip rate p (K - 1) / K.
@@ -26,7 +26,8 @@ TensorLike = Union[np.ndarray, tf.Tensor, list]
 
 def _check_arguments(num_classes: int, noise_fraction: float, noise_type: str) -> None:
   if noise_type not in NOISE_TYPES:
-    raise ValueError(f"noise_type={noise_type!r} is invalid: choose one of {', '.join(NOISE_TYPES)}")
+    raise ValueError(f"noise_type={noise_type!r} is invalid: choose one of "
+                     f"{', '.join(NOISE_TYPES)}")
   if not 0.0 <= float(noise_fraction) <= 1.0:
     raise ValueError(f"noise_fraction={noise_fraction!r} is invalid: must lie in [0, 1]")
   if int(num_classes) < 2:
@@ -58,7 +59,7 @@ def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classe
 
   Args:
     clean_labels: integer tensor [...] of true classes in [0, num_classes).
-    example_ids: integer tensor of the same shape [...]: the example ids (index in the training split).
+    example_ids: integer tensor of the same shape [...]: example ids (index in the training split).
     num_classes: K.
     noise_fraction: p, the probability that a label is resampled.
     noise_type: 'uniform', 'flip' or 'pairflip' (see the module docstring).
@@ -75,7 +76,8 @@ def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classe
   ids = tf.cast(tf.convert_to_tensor(example_ids), tf.int64)
   if noise_fraction == 0.0:
     return labels
-  corrupted = hashing.uniform_from_ids(noise_seed, ids, hashing.STREAM_NOISE_DECISION) < noise_fraction
+  decision = hashing.uniform_from_ids(noise_seed, ids, hashing.STREAM_NOISE_DECISION)
+  corrupted = decision < noise_fraction
   draw = hashing.uniform_from_ids(noise_seed, ids, hashing.STREAM_NOISE_CLASS)
   if noise_type == "uniform":
     new = tf.cast(tf.floor(draw * num_classes), tf.int32)

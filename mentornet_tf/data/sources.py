@@ -42,7 +42,9 @@ class DataNotFoundError(FileNotFoundError):
 
 
 def num_classes(config: DataConfig) -> int:
-  return config.fake_num_classes if config.dataset_name == "fake" else _NUM_CLASSES[config.dataset_name]
+  if config.dataset_name == "fake":
+    return config.fake_num_classes
+  return _NUM_CLASSES[config.dataset_name]
 
 
 def image_shape(config: DataConfig) -> Tuple[int, ...]:
@@ -131,9 +133,9 @@ def _not_found(config: DataConfig, split: str, detail: str) -> DataNotFoundError
   flag = "--test_data_dir" if split == "test" and config.test_data_dir else "--data_dir"
   return DataNotFoundError(
       f"{flag}={directory!r}: no {name} {split} split found ({detail}). Either point {flag} at "
-      f"the original MentorNet TFRecords ({name}_{split}-* files, e.g. data/{name}/0.4 for training "
-      f"and data/{name}/val for testing), or prepare tensorflow-datasets on a machine with internet "
-      f"(`tfds build {name} --data_dir=DIR`) and copy DIR here: it must contain "
+      f"the original MentorNet TFRecords ({name}_{split}-* files, e.g. data/{name}/0.4 for "
+      f"training and data/{name}/val for testing), or prepare tensorflow-datasets on a machine "
+      f"with internet (`tfds build {name} --data_dir=DIR`) and copy DIR here: it must contain "
       f"{name}/<version>/dataset_info.json. Downloads are never attempted.")
 
 

@@ -9,6 +9,7 @@ Example ids are the record index in the order of the sorted file names.
 tf.data errors do not say which file failed, so every file is scanned once per process before it is
 streamed (count, label range and, for training, a full decode); the scan names the file.
 """
+import re
 import threading
 from typing import Dict, List, Sequence, Tuple
 
@@ -22,7 +23,7 @@ class CorruptDataError(ValueError):
 
 
 class LabelRangeError(ValueError):
-  """A stored label does not fit the dataset's classes; the message names dataset and class count."""
+  """A stored label does not fit the dataset's classes; names the dataset and the class count."""
 
 
 # (path, size, mtime, label key, shape) -> (count, decoded?) so that a file is scanned once.
@@ -51,6 +52,12 @@ def _feature_spec(label_key: str) -> Dict[str, tf.io.FixedLenFeature]:
 def _decode_image(encoded: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor:
   # decode_image reads PNG (the original's format) and also JPEG, whatever image/format says.
   return tf.io.decode_image(encoded, channels=image_shape[-1], expand_animations=False)
+
+
+def _short_message(error: tf.errors.OpError) -> str:
+  """The first line of a TF error without its '{{function_node ...}}' prefix."""
+  text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message).strip()
+  return text.splitlines()[0] if text else error.message
 
 
 def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tuple[int, ...],
@@ -94,7 +101,7 @@ def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tupl
     count, low, high, bad = (int(v) for v in records.reduce(init, accumulate))
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
     raise CorruptDataError(f"cannot read {dataset_name} TFRecord file {path}: "
-                           f"{error.message.splitlines()[-1].strip() or error.message}") from None
+                           f"{_short_message(error)}") from None
   if bad:
     raise CorruptDataError(f"{path}: {bad} image(s) do not decode to shape {tuple(image_shape)} "
                            f"as --dataset_name={dataset_name} requires")

@@ -1,0 +1,231 @@
+"""Raw sources: embedded sets, fake data, original TF1 TFRecords, prepared tfds directories."""
+import importlib.resources
+import importlib.resources.abc  # noqa: F401  (used through the alias below)
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mentornet_tf.config import DataConfig
+from mentornet_tf.data import pipeline
+from mentornet_tf.data import sources
+
+
+def _collect(dataset):
+  examples = list(dataset.as_numpy_iterator())
+  return (np.stack([e["image"] for e in examples]), np.array([e["label"] for e in examples]),
+          np.array([e["id"] for e in examples]))
+
+
+# ----------------------------------------------------------------------------- embedded and fake
+
+def test_mnist5k_split_sizes_balance_and_cache():
+  config = DataConfig(dataset_name="mnist5k")
+  train_x, train_y = sources.load_arrays(config, "train")
+  test_x, test_y = sources.load_arrays(config, "test")
+  assert train_x.shape == (4000, 28, 28, 1) and test_x.shape == (1000, 28, 28, 1)
+  assert train_x.dtype == np.uint8 and train_x.max() == 255
+  np.testing.assert_array_equal(np.bincount(train_y), 400)  # 500 per class, stratified
+  np.testing.assert_array_equal(np.bincount(test_y), 100)
+  start = time.perf_counter()
+  assert sources.load_arrays(config, "train")[0] is train_x  # parsed once per process
+  assert time.perf_counter() - start < 0.1
+  info = pipeline.dataset_info(config)
+  assert (info.num_train, info.num_test, info.image_shape, info.num_classes) == (
+      4000, 1000, (28, 28, 1), 10)
+
+
+def test_digits_split_sizes_balance_and_scale():
+  config = DataConfig(dataset_name="digits")
+  train_x, train_y = sources.load_arrays(config, "train")
+  test_x, test_y = sources.load_arrays(config, "test")
+  assert train_x.shape == (1297, 8, 8, 1) and test_x.shape == (500, 8, 8, 1)
+  assert train_x.min() == 0.0 and train_x.max() == 255.0  # 0..16 scaled by 255/16
+  assert np.bincount(test_y).min() >= 47 and np.bincount(test_y).max() <= 52  # 174..183 per class
+  assert np.bincount(train_y).min() >= 120
+  images, labels, ids = _collect(sources.open_split(config, "test"))
+  np.testing.assert_array_equal(images, test_x)
+  np.testing.assert_array_equal(labels, test_y)
+  np.testing.assert_array_equal(ids, np.arange(500))
+
+
+def test_fake_is_deterministic_and_shaped_by_the_config():
+  config = DataConfig(dataset_name="fake", fake_num_train=40, fake_num_test=12,
+                      fake_image_shape=(6, 5, 2), fake_num_classes=4)
+  images, labels = sources.load_arrays(config, "train")
+  assert images.shape == (40, 6, 5, 2) and images.dtype == np.uint8
+  np.testing.assert_array_equal(np.bincount(labels), 10)
+  sources._fake_arrays.cache_clear()  # pylint: disable=protected-access
+  again, _ = sources.load_arrays(config, "train")
+  np.testing.assert_array_equal(images, again)
+  assert sources.load_arrays(config, "test")[0].shape == (12, 6, 5, 2)
+  shard = _collect(sources.open_split(config, "train", num_shards=3, shard_index=1))
+  np.testing.assert_array_equal(shard[2], np.arange(1, 40, 3))
+
+
+# ----------------------------------------------------------------------------- original TFRecords
+
+def _example(image, label_features):
+  feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
+                 value=[tf.io.encode_png(image).numpy()])),
+             "image/format": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"png"]))}
+  for key, value in label_features.items():
+    feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+  return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _write_original(directory, name, split, images, labels, num_files, label_key=None):
+  """Writes `{name}_{split}-0000i-of-0000n` files as the original TF1 converters did."""
+  os.makedirs(directory, exist_ok=True)
+  label_key = label_key or ("image/class/label" if name == "cifar10" else "image/class/fine_label")
+  chunks = np.array_split(np.arange(len(labels)), num_files)
+  for index, chunk in enumerate(chunks):
+    path = os.path.join(directory, f"{name}_{split}-{index:05d}-of-{num_files:05d}")
+    with tf.io.TFRecordWriter(path) as writer:
+      for i in chunk:
+        features = {label_key: int(labels[i])}
+        if name == "cifar100":
+          features["image/class/coarse_label"] = int(labels[i]) // 5
+        writer.write(_example(images[i], features))
+  return [os.path.join(directory, f"{name}_{split}-{i:05d}-of-{num_files:05d}")
+          for i in range(num_files)]
+
+
+def _cifar_like(count, classes, seed=0):
+  rng = np.random.default_rng(seed)
+  return (rng.integers(0, 256, size=(count, 32, 32, 3)).astype(np.uint8),
+          rng.integers(0, classes, size=count))
+
+
+def test_original_cifar10_tfrecords(tmp_path):
+  train_x, train_y = _cifar_like(9, 10)
+  test_x, test_y = _cifar_like(4, 10, seed=1)
+  _write_original(tmp_path / "0.4", "cifar10", "train", train_x, train_y, num_files=2)
+  _write_original(tmp_path / "val", "cifar10", "test", test_x, test_y, num_files=1)
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path / "0.4"),
+                      test_data_dir=str(tmp_path / "val"))
+  assert sources.resolve_format(config, "train") == "tfrecord"
+  images, labels, ids = _collect(sources.open_split(config, "train"))
+  np.testing.assert_array_equal(images, train_x)  # PNG is lossless; ids follow file order
+  np.testing.assert_array_equal(labels, train_y)
+  np.testing.assert_array_equal(ids, np.arange(9))
+  images, labels, _ = _collect(sources.open_split(config, "test"))
+  np.testing.assert_array_equal(images, test_x)
+  info = pipeline.dataset_info(config)
+  assert (info.num_train, info.num_test, info.num_classes) == (9, 4, 10)
+  shard = _collect(sources.open_split(config, "train", num_shards=2, shard_index=1))
+  np.testing.assert_array_equal(shard[2], [1, 3, 5, 7])
+  np.testing.assert_array_equal(shard[0], train_x[1::2])
+
+
+def test_original_cifar100_fine_label(tmp_path):
+  train_x, train_y = _cifar_like(6, 100)
+  train_y[0] = 99
+  _write_original(tmp_path, "cifar100", "train", train_x, train_y, num_files=3)
+  config = DataConfig(dataset_name="cifar100", data_dir=str(tmp_path), data_format="tfrecord")
+  images, labels, ids = _collect(sources.open_split(config, "train"))
+  np.testing.assert_array_equal(labels, train_y)
+  np.testing.assert_array_equal(images, train_x)
+  assert sources.count_examples(config, "train") == 6
+
+
+def test_corrupt_record_file_is_named(tmp_path):
+  images, labels = _cifar_like(4, 10)
+  files = _write_original(tmp_path, "cifar10", "train", images, labels, num_files=2)
+  data = open(files[1], "rb").read()
+  with open(files[1], "wb") as handle:
+    handle.write(data[:-20])  # truncated
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path))
+  with pytest.raises(sources.CorruptDataError, match="cifar10_train-00001-of-00002"):
+    sources.open_split(config, "train")
+
+
+def test_undecodable_image_is_named(tmp_path):
+  os.makedirs(tmp_path, exist_ok=True)
+  path = tmp_path / "cifar10_train-00000-of-00001"
+  feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"no png"])),
+             "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}
+  with tf.io.TFRecordWriter(str(path)) as writer:
+    writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path))
+  with pytest.raises(sources.CorruptDataError, match="cifar10_train-00000-of-00001"):
+    pipeline.build_train_dataset(config, "resnet")
+
+
+def test_label_out_of_range_names_dataset_and_classes(tmp_path):
+  images, labels = _cifar_like(3, 10)
+  labels[2] = 12
+  _write_original(tmp_path, "cifar10", "train", images, labels, num_files=1)
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path))
+  with pytest.raises(sources.LabelRangeError, match=r"cifar10 has 10 classes.*12\]"):
+    pipeline.dataset_info(config)
+
+
+def test_cifar100_records_read_as_cifar10_name_the_missing_key(tmp_path):
+  images, labels = _cifar_like(2, 10)
+  _write_original(tmp_path, "cifar10", "train", images, labels, num_files=1,
+                  label_key="image/class/fine_label")
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path))
+  with pytest.raises(sources.CorruptDataError, match="image/class/label"):
+    sources.count_examples(config, "train")
+
+
+# ---------------------------------------------------------------------- tfds and missing data
+
+def _write_tfds(data_dir, count=12):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  # tfds 4.9.10 imports the `importlib_resources` backport in download_and_prepare even on
+  # Python >= 3.9, where the standard library module is the same thing.
+  sys.modules.setdefault("importlib_resources", importlib.resources)
+  images, labels = _cifar_like(count, 10, seed=3)
+  images[:, 0, 0, 0] = np.arange(count)  # a marker to recognise each image after tfds shuffles
+  features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(32, 32, 3)),
+                                         "label": tfds.features.ClassLabel(num_classes=10)})
+  split = lambda x, y: tf.data.Dataset.from_tensor_slices({"image": x, "label": y})
+  builder = tfds.dataset_builders.TfDataBuilder(
+      name="cifar10", version="3.0.2", data_dir=str(data_dir), features=features,
+      split_datasets={"train": split(images, labels), "test": split(images[:5], labels[:5])})
+  builder.download_and_prepare()
+  return images, labels
+
+
+def test_tfds_prepared_directory_is_read_without_download(tmp_path):
+  images, labels = _write_tfds(tmp_path)
+  for data_format in ("auto", "tfds"):
+    config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path), data_format=data_format)
+    assert sources.resolve_format(config, "train") == "tfds"
+    read_images, read_labels, ids = _collect(sources.open_split(config, "train"))
+    np.testing.assert_array_equal(ids, np.arange(12))
+    markers = read_images[:, 0, 0, 0]
+    assert sorted(markers.tolist()) == list(range(12))
+    np.testing.assert_array_equal(read_images, images[markers])
+    np.testing.assert_array_equal(read_labels, labels[markers])
+  again = _collect(sources.open_split(config, "train"))[0][:, 0, 0, 0]
+  np.testing.assert_array_equal(again, markers)  # the read order (= ids) is stable
+  shard = _collect(sources.open_split(config, "train", num_shards=2, shard_index=0))
+  np.testing.assert_array_equal(shard[2], np.arange(0, 12, 2))
+  info = pipeline.dataset_info(config)
+  assert (info.num_train, info.num_test, info.image_shape) == (12, 5, (32, 32, 3))
+  wrong = DataConfig(dataset_name="cifar100", data_dir=str(tmp_path / "cifar10" / "3.0.2"))
+  with pytest.raises(sources.LabelRangeError, match="cifar100 has 100 classes"):
+    sources.count_examples(wrong, "train")
+
+
+def test_missing_data_says_how_to_prepare(tmp_path):
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path / "nowhere"))
+  with pytest.raises(FileNotFoundError, match=r"--data_dir=.*nowhere.*tfds build cifar10"):
+    pipeline.build_train_dataset(config, "resnet")
+  os.makedirs(tmp_path / "empty")
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path / "empty"),
+                      data_format="tfrecord")
+  with pytest.raises(sources.DataNotFoundError, match=r"cifar10_train-\*"):
+    pipeline.dataset_info(config)
+  images, labels = _cifar_like(2, 10)
+  _write_original(tmp_path / "train", "cifar10", "train", images, labels, num_files=1)
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path / "train"),
+                      test_data_dir=str(tmp_path / "empty"))
+  with pytest.raises(sources.DataNotFoundError, match="--test_data_dir="):
+    pipeline.dataset_info(config)

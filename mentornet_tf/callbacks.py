@@ -21,8 +21,14 @@ class StopAtStep(keras.callbacks.Callback):
     super().__init__()
     self.max_number_of_steps = int(max_number_of_steps)
 
+  def on_epoch_begin(self, epoch, logs=None):
+    # One host read per epoch (a read per batch would stall the step pipeline).
+    self._remaining = self.max_number_of_steps - int(self.model.optimizer.iterations.numpy())
+    if self._remaining <= 0:
+      self.model.stop_training = True
+
   def on_train_batch_end(self, batch, logs=None):
-    if int(self.model.optimizer.iterations.numpy()) >= self.max_number_of_steps:
+    if batch + 1 >= self._remaining:
       self.model.stop_training = True
 
 

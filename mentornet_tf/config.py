@@ -63,7 +63,7 @@ class DataConfig:
   noise_seed: int = 0                # new: noise is a function of (noise_seed, example id) only
   batch_size: int = 128              # original flag: GLOBAL batch size
   shuffle_buffer: int = 10000        # new
-  augmentation: str = "auto"         # new: auto (the student's own) | resnet | cifarnet | none
+  augmentation: str = "auto"         # new: auto (the student's own) | resnet | cifarnet | standardize | none
   clean_subset_fraction: float = 0.1  # new: share of training ids whose clean label is known (DD)
   fake_num_train: int = 256          # new: size of the 'fake' dataset (tests, benchmarks)
   fake_num_test: int = 64
@@ -82,8 +82,9 @@ class DataConfig:
     _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be a positive integer")
     _check(0.0 <= self.clean_subset_fraction <= 1.0, "clean_subset_fraction",
            self.clean_subset_fraction, "must lie in [0, 1]")
-    _check(self.augmentation in ("auto", "resnet", "cifarnet", "none"), "augmentation",
-           self.augmentation, "choose one of auto, resnet, cifarnet, none")
+    _check(self.augmentation in ("auto", "resnet", "cifarnet", "standardize", "none"),
+           "augmentation", self.augmentation,
+           "choose one of auto, resnet, cifarnet, standardize, none")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,6 +34,9 @@ def _write_flags(train_log_dir: str) -> None:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected positional arguments: {argv[1:]}")
+  logging.set_verbosity(logging.WARNING)  # keep the progress bar readable; --verbosity overrides
+  if FLAGS["verbosity"].present:
+    logging.set_verbosity(FLAGS.verbosity)
   from mentornet_tf import distribute  # pylint: disable=g-import-not-at-top
   if distribute.run_server_if_needed(FLAGS.strategy):
     return 0
@@ -54,7 +57,7 @@ def main(argv):
   final = results.get("final_accuracy")
   print(f"final clean test top-1: {final:.4f}   best: {results['best_accuracy']:.4f} "
         f"(epoch {results['best_epoch']})   realised noise: "
-        f"{results['noise'].get('realised_rate', float('nan')):.3f}   "
+        f"{results['noise'].get('realised_flip_rate', float('nan')):.3f}   "
         f"run: {config.train_log_dir}")
   return 0
 

@@ -10,8 +10,6 @@ Run directory (`train_log_dir`):
   tensorboard/   train/ and validation/ event files
   results.json   noise report, per-epoch clean test accuracy, best and final
 """
-import dataclasses
-import math
 import os
 import time
 from typing import Dict
@@ -25,7 +23,6 @@ from mentornet_tf import config as config_lib
 from mentornet_tf import distribute
 from mentornet_tf import spade
 from mentornet_tf import students
-from mentornet_tf.data import noise as noise_lib
 from mentornet_tf.data import pipeline
 from mentornet_tf.mentor import weighting as weighting_lib
 
@@ -102,19 +99,6 @@ def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
   return model, mentor_metadata
 
 
-def measure_noise(config: config_lib.TrainConfig, info, augmentation: str) -> Dict:
-  """Realised corruption of the training labels (one pass over the labels)."""
-  dataset = pipeline.build_train_eval_dataset(config.data, augmentation, batch_size=1024)
-  clean, noisy = [], []
-  for batch in dataset.map(lambda d: (d["clean_label"], d["label"])):
-    clean.append(batch[0].numpy())
-    noisy.append(batch[1].numpy())
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  return noise_lib.noise_report(np.concatenate(clean), np.concatenate(noisy),
-                                config.data.noise_fraction, config.data.noise_type,
-                                info.num_classes)
-
-
 def run(config: config_lib.TrainConfig) -> Dict:
   """Trains a StudentNet as `config` says; returns the results dict (also in results.json)."""
   prepare_run_directory(config.train_log_dir)
@@ -127,7 +111,7 @@ def run(config: config_lib.TrainConfig) -> Dict:
   augmentation = resolve_augmentation(config)
   steps_per_epoch = config.steps_per_epoch or max(1, info.num_train // config.data.batch_size)
   epochs = config_lib.epochs_for(config.max_number_of_steps, steps_per_epoch)
-  noise = measure_noise(config, info, augmentation)
+  noise = pipeline.training_noise_report(config.data)
   logging.info("Dataset %s: %d train / %d test, %d classes; noise %s", info.name, info.num_train,
                info.num_test, info.num_classes, noise)
 

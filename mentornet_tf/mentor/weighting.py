@@ -139,6 +139,10 @@ class ExampleWeighting(keras.layers.Layer):
                          f"{', '.join(sorted(curricula.CURRICULA))}")
       self._curriculum = curricula.CURRICULA[mentor_config.curriculum]
       if mentor_config.curriculum_update == "gradient":
+        if self._curriculum.regularizer_fn is None:
+          raise ValueError(
+              f"--curriculum={mentor_config.curriculum} has no known G, so Step 9's gradient "
+              "update is undefined: use --curriculum_update=closed_form or learn a MentorNet")
         if self.num_train <= 0:
           raise ValueError("weighting='curriculum' with the gradient update needs num_train > 0")
         # v of every training example, Algorithm 1 step 1 (v0). The whole update is all-gathered
@@ -163,10 +167,11 @@ class ExampleWeighting(keras.layers.Layer):
       return tf.cast(self._curriculum.weight_fn(loss, loss_diff, labels, epoch, **hparams),
                      tf.float32)
     previous = tf.gather(self.weight_table, example_ids)
+    # v multiplies the feature the curriculum's G is written for (loss_diff or loss).
+    x = loss_diff if self._curriculum.objective_input == "loss_diff" else loss
     with tf.GradientTape() as tape:
       tape.watch(previous)
-      objective = tf.reduce_sum(curricula.objective(
-          previous, loss_diff, self._curriculum, **hparams))
+      objective = tf.reduce_sum(curricula.objective(previous, x, self._curriculum, **hparams))
     gradient = tape.gradient(objective, previous)
     updated = tf.clip_by_value(
         previous - self.mentor_config.curriculum_step_size * gradient, 0.0, 1.0)

@@ -87,3 +87,17 @@ def run_server_if_needed(strategy_name: str) -> bool:
                                 protocol=resolver.rpc_layer or "grpc", start=True)
   server.join()
   return True
+
+
+def distribute_dataset(strategy, strategy_name: str, dataset_fn):
+  """What `Model.fit` takes for `dataset_fn(input_context=None) -> tf.data.Dataset` under `strategy`.
+
+  Multi-replica strategies call `dataset_fn` once per input pipeline with an InputContext (the
+  pipeline shards and batches per replica); one device calls it once without.
+  """
+  if strategy_name == "parameter_server":
+    import tf_keras as keras  # pylint: disable=g-import-not-at-top
+    return keras.utils.experimental.DatasetCreator(dataset_fn)
+  if strategy.num_replicas_in_sync > 1 or strategy_name == "multi_worker_mirrored":
+    return strategy.distribute_datasets_from_function(dataset_fn)
+  return dataset_fn()

@@ -136,10 +136,7 @@ def run(config: config_lib.TrainConfig) -> Dict:
     # Resume where the killed run stopped: the same batches, not a replay of epoch 0.
     return dataset.skip(initial_epoch * steps_per_epoch)
 
-  if strategy.num_replicas_in_sync > 1 or config.strategy == "multi_worker_mirrored":
-    train_dataset = strategy.distribute_datasets_from_function(train_input)
-  else:
-    train_dataset = train_input()
+  train_dataset = distribute.distribute_dataset(strategy, config.strategy, train_input)
   eval_dataset = pipeline.build_eval_dataset(config.data, augmentation)
 
   results_path = os.path.join(config.train_log_dir, "results.json")

@@ -1,0 +1,184 @@
+r"""Learns a MentorNet and writes it as a MentorNet directory (original `training_mentornet/`).
+
+Predefined curriculum (MentorNet PD), as the original README:
+  python -m mentornet_tf.train_mentornet --train_dir=/tmp/mentornet_pd --vstar_fn=mentornet_pd \
+      --vstar_gamma=1 --sample_size=100000 --max_step_train=30000 --learning_rate=0.1
+Data-driven (MentorNet DD) from a StudentNet dump (`id epoch noisy_label clean_label loss`):
+  python -m mentornet_tf.train_mentornet --train_dir=/tmp/mentornet_dd --vstar_fn=data_driven \
+      --input_csv_filename=dump.csv --percentile=90
+
+The original split this into data_generator.py (writing pickles) and train.py; here data are
+generated in memory (mentor_data.py) and learned at once (learning.py). Flags keep the original
+names; --vstar_gamma is really applied (the original ignored it). The output directory is written
+by `storage.save_mentornet`, with the curriculum, its hyper-parameters, the command and the test
+metrics in mentornet.json. The test MSE is printed as the last line: `test_mse=<value>`.
+"""
+import dataclasses
+import sys
+
+import mentornet_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
+
+from absl import app
+from absl import flags
+import numpy as np
+
+from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import learning
+from mentornet_tf.mentor import mentor_data
+from mentornet_tf.mentor import network
+from mentornet_tf.mentor import storage
+
+DATA_DRIVEN = "data_driven"
+
+FLAGS = flags.FLAGS
+# Original train.py flags.
+flags.DEFINE_string("train_dir", "", "Output MentorNet directory (required).")
+flags.DEFINE_integer("mini_batch_size", 32, "Examples per optimiser step.")
+flags.DEFINE_integer("max_step_train", 30000, "Optimiser steps.")
+flags.DEFINE_float("learning_rate", 0.1, "Initial Adam learning rate (x0.9 every 1000 steps).")
+# Original data_generator.py flags.
+flags.DEFINE_string("vstar_fn", "mentornet_pd",
+                    f"Curriculum ({', '.join(curricula.CURRICULA)}) or '{DATA_DRIVEN}'.")
+flags.DEFINE_float("vstar_gamma", None, "Curriculum gamma (focal_loss, spcl_linear, "
+                   "mentornet_pd); default: the curriculum's own.")
+flags.DEFINE_integer("sample_size", 100000, "Grid rows kept for predefined curricula.")
+flags.DEFINE_string("input_csv_filename", "", "StudentNet dump for --vstar_fn=data_driven.")
+flags.DEFINE_float("percentile", 90, "Global loss percentile for data-driven loss_diff.")
+# New flags.
+flags.DEFINE_float("vstar_lambda1", None, "lambda1 of Eq. 5/7 (closed_form, self_paced).")
+flags.DEFINE_float("vstar_lambda2", None, "lambda2 of Eq. 5/7 (closed_form).")
+flags.DEFINE_float("vstar_epsilon", None, "epsilon of prediction_variance.")
+flags.DEFINE_enum("dump_keep", "last", ["last", "all"],
+                  "Rows kept per id of the dump: last (the original) or all.")
+flags.DEFINE_integer("seed", 0, "Seeds the data shuffle, the initialisation and the batches.")
+flags.DEFINE_enum("training_mode", "auto", list(learning.MODES),
+                  "auto (original: CE if targets are {0,1}, else MSE), implicit (MSE), explicit "
+                  "(minimise Eq. 4; needs a known G), data_driven (CE).")
+flags.DEFINE_boolean("corrected_output", False, "Use fc1 @ W2 + b2 instead of the original "
+                     "fc1 @ (W2 + b2).")
+flags.DEFINE_integer("num_lstm_units", 1, "Units per LSTM direction (code 1, paper App. D 10).")
+flags.DEFINE_integer("eval_every", 2500, "Evaluate on the test split every N steps (0: at end).")
+flags.DEFINE_integer("restarts", 1, "Learn with seeds seed..seed+restarts-1 and keep the model "
+                     "with the lowest loss on the TRAINING split (multi-start; 1 = original).")
+flags.DEFINE_string("init_mentornet_dir", "", "Continue learning this MentorNet (paper Step 6) "
+                    "instead of starting from a random one.")
+flags.DEFINE_boolean("jit_compile", True, "XLA-compile the training loop (speed only).")
+
+_HPARAM_FLAGS = {"vstar_gamma": "gamma", "vstar_lambda1": "lambda1", "vstar_lambda2": "lambda2",
+                 "vstar_epsilon": "epsilon"}
+
+
+def _usage(flag: str, value, requirement: str):
+  return app.UsageError(f"--{flag}={value!r} is invalid: {requirement}")
+
+
+def curriculum_hparams(curriculum: curricula.Curriculum) -> dict:
+  """The curriculum hyper-parameters set by --vstar_* flags; a flag it does not use is an error."""
+  hparams = {}
+  for flag, name in _HPARAM_FLAGS.items():
+    value = getattr(FLAGS, flag)
+    if value is None:
+      continue
+    if name not in curriculum.default_hparams:
+      raise _usage(flag, value, f"--vstar_fn={curriculum.name} has no {name} (it takes "
+                   f"{sorted(curriculum.default_hparams) or 'no hyper-parameters'})")
+    hparams[name] = value
+  return curriculum.hparams(**hparams)
+
+
+def learn_config_from_flags() -> learning.LearnConfig:
+  try:
+    return learning.LearnConfig(
+        mode=FLAGS.training_mode, mini_batch_size=FLAGS.mini_batch_size,
+        max_step_train=FLAGS.max_step_train, learning_rate=FLAGS.learning_rate, seed=FLAGS.seed,
+        eval_every=FLAGS.eval_every, jit_compile=FLAGS.jit_compile)
+  except ValueError as error:
+    raise app.UsageError(str(error)) from None
+
+
+def _data(curriculum):
+  """(train, test, hparams, data description) for the flags."""
+  if FLAGS.vstar_fn == DATA_DRIVEN:
+    if not FLAGS.input_csv_filename:
+      raise _usage("input_csv_filename", "", f"--vstar_fn={DATA_DRIVEN} needs a StudentNet dump")
+    if not 0 <= FLAGS.percentile <= 100:
+      raise _usage("percentile", FLAGS.percentile, "must lie in [0, 100]")
+    for flag in _HPARAM_FLAGS:
+      if getattr(FLAGS, flag) is not None:
+        raise _usage(flag, getattr(FLAGS, flag), f"--vstar_fn={DATA_DRIVEN} takes no curriculum "
+                     "hyper-parameters")
+    rows = mentor_data.read_student_dump(FLAGS.input_csv_filename, keep=FLAGS.dump_keep)
+    train, test = mentor_data.generate_data_driven(rows, FLAGS.percentile, seed=FLAGS.seed)
+    description = {"source": DATA_DRIVEN, "input_csv_filename": FLAGS.input_csv_filename,
+                   "percentile": FLAGS.percentile, "dump_keep": FLAGS.dump_keep,
+                   "dump_rows": len(rows),
+                   "loss_threshold": float(np.percentile(rows[:, 4], FLAGS.percentile))}
+    return train, test, {}, description
+  hparams = curriculum_hparams(curriculum)
+  if not 1 <= FLAGS.sample_size <= len(mentor_data.predefined_grid()):
+    raise _usage("sample_size", FLAGS.sample_size, "must lie in [1, 1200000] (the grid size)")
+  train, test = mentor_data.generate_predefined(curriculum.name, FLAGS.sample_size,
+                                                seed=FLAGS.seed, **hparams)
+  return train, test, hparams, {"source": "predefined", "sample_size": FLAGS.sample_size}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  if not FLAGS.train_dir:
+    raise _usage("train_dir", FLAGS.train_dir, "an output directory is required")
+  if FLAGS.vstar_fn != DATA_DRIVEN and FLAGS.vstar_fn not in curricula.CURRICULA:
+    raise _usage("vstar_fn", FLAGS.vstar_fn,
+                 f"choose one of {', '.join(curricula.CURRICULA)}, {DATA_DRIVEN}")
+  if FLAGS.restarts < 1:
+    raise _usage("restarts", FLAGS.restarts, "must be >= 1")
+  try:
+    mentornet_config = network.MentorNetConfig(num_lstm_units=FLAGS.num_lstm_units,
+                                               corrected_output=FLAGS.corrected_output)
+  except ValueError:
+    raise _usage("num_lstm_units", FLAGS.num_lstm_units, "must be a positive integer") from None
+  config = learn_config_from_flags()
+  curriculum = None if FLAGS.vstar_fn == DATA_DRIVEN else curricula.get(FLAGS.vstar_fn)
+  train, test, hparams, data_description = _data(curriculum)
+  if config.mode == "explicit" and (curriculum is None or curriculum.regularizer_fn is None):
+    raise _usage("training_mode", "explicit", f"--vstar_fn={FLAGS.vstar_fn} has no known G")
+
+  best = None
+  for restart in range(FLAGS.restarts):
+    initial = None
+    if FLAGS.init_mentornet_dir:
+      initial, _ = storage.load_mentornet(FLAGS.init_mentornet_dir)
+    run_config = dataclasses.replace(config, seed=FLAGS.seed + restart)
+    model, metrics = learning.learn_mentornet(
+        train, test, run_config, mentornet_config if initial is None else None, curriculum,
+        model=initial, curriculum_hparams=hparams)
+    train_metrics = learning.evaluate(model, train, curriculum, hparams)
+    score = train_metrics.get("objective", train_metrics["mse"])
+    print(f"restart {restart} (seed {run_config.seed}): train score {score:.6g}, "
+          f"test_mse {metrics['test_mse']:.6g}, {metrics['steps_per_second']:.0f} steps/s")
+    if best is None or score < best[0]:
+      best = (score, run_config.seed, model, metrics, train_metrics)
+  _, seed, model, metrics, train_metrics = best
+
+  metadata = {
+      "curriculum": FLAGS.vstar_fn,
+      "hparams": hparams,
+      "data": data_description,
+      "learn_config": {**dataclasses.asdict(config), "seed": seed},
+      "loss": metrics["loss"],
+      "command": " ".join(["python -m mentornet_tf.train_mentornet"] + sys.argv[1:]),
+      "restarts": FLAGS.restarts,
+      "init_mentornet_dir": FLAGS.init_mentornet_dir,
+      "train_metrics": train_metrics,
+      "test_metrics": {k[len("test_"):]: v for k, v in metrics.items() if k.startswith("test_")},
+      "history": metrics["history"],
+      "train_rows": len(train),
+      "test_rows": len(test),
+  }
+  storage.save_mentornet(model, FLAGS.train_dir, metadata)
+  print(f"wrote {FLAGS.train_dir} (seed {seed}, {metrics['loss']}, {metrics['steps']} steps)")
+  print(f"test_mse={metrics['test_mse']:.6g}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -119,6 +119,21 @@ def test_original_cifar10_tfrecords(tmp_path):
   shard = _collect(sources.open_split(config, "train", num_shards=2, shard_index=1))
   np.testing.assert_array_equal(shard[2], [1, 3, 5, 7])
   np.testing.assert_array_equal(shard[0], train_x[1::2])
+  # End to end: the stored label is both 'label' and 'clean_label' when noise_fraction is 0.
+  batch = next(iter(pipeline.build_eval_dataset(config, "resnet", split="train", batch_size=9)))
+  np.testing.assert_array_equal(batch["label"], train_y)
+  np.testing.assert_array_equal(batch["clean_label"], train_y)
+  assert batch["image"].shape == (9, 32, 32, 3)
+
+
+def test_tfrecord_scan_runs_eagerly_inside_tf_function(tmp_path):
+  """ParameterServerStrategy traces dataset functions: the per-file scan must still work."""
+  images, labels = _cifar_like(6, 10)
+  _write_original(tmp_path, "cifar10", "train", images, labels, num_files=2)
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path), batch_size=6)
+  first_ids = tf.function(
+      lambda: next(iter(pipeline.build_train_dataset(config, "resnet", seed=1)))["id"])()
+  np.testing.assert_array_equal(np.sort(first_ids.numpy()), np.arange(6))
 
 
 def test_original_cifar100_fine_label(tmp_path):

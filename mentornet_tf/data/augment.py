@@ -12,7 +12,8 @@ float32 [H, W, C]:
 
 Random ops are stateless when a `seed` ([2] int tensor) is given, so that `tf.data` pipelines are
 reproducible regardless of parallelism; without a seed they fall back to the stateful
-`tf.image.random_*` ops.
+`tf.image.random_*` ops. The deterministic transforms (`standardize`, `scale_unit`) also accept a
+batch [B, H, W, C], which lets pipelines apply them after batching (much faster for small images).
 """
 from typing import Callable, Optional
 
@@ -38,16 +39,16 @@ def standardize(image: tf.Tensor) -> tf.Tensor:
   """(x - mean) / max(std, 1 / sqrt(H W C)), as tf.image.per_image_standardization.
 
   Args:
-    image: [H, W, C] pixels in 0..255.
+    image: [H, W, C] (or a batch [B, H, W, C]) of pixels in 0..255.
 
   Returns:
-    float32 [H, W, C] with mean 0 and std 1 (or the floor for a constant image).
+    float32 of the same shape; each image has mean 0 and std 1 (or the floor if constant).
   """
   return tf.image.per_image_standardization(_as_float(image))
 
 
 def scale_unit(image: tf.Tensor) -> tf.Tensor:
-  """x / 255: pixels in [0, 1] for the MLP path. [H, W, C] -> float32 [H, W, C]."""
+  """x / 255: pixels in [0, 1] for the MLP path. [H, W, C] or [B, H, W, C] -> float32, same shape."""
   return _as_float(image) / 255.0
 
 
@@ -97,6 +98,11 @@ def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.T
   pad_h, pad_w = height // 4, width // 4
   padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]])
   return standardize(_crop_and_flip(padded, height, width, channels, seed))
+
+
+def is_random(augmentation: str, training: bool) -> bool:
+  """Whether the transform draws random numbers (then it must run per example, with a seed)."""
+  return training and augmentation in ("resnet", "cifarnet")
 
 
 def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:

@@ -3,7 +3,8 @@
 Every element is a dict: 'image' float32 [B, H, W, C] (preprocessed), 'label' int32 [B] (noisy for
 the training split), 'clean_label' int32 [B] (diagnostics only) and 'id' int64 [B] (index in the
 split). Label noise is a function of (noise_seed, id) only (`noise.py`), so it is the same under any
-shuffling, batching, sharding or number of input pipelines.
+shuffling, batching, sharding or number of input pipelines; it is computed per batch, which is
+equivalent to corrupting the whole split before sharding and shuffling.
 
 For the original noisy CIFAR TFRecords the stored label already is the noisy one and the clean
 label is unknown: then 'clean_label' equals the stored label (and `noise_fraction` should be 0;
@@ -44,20 +45,25 @@ def dataset_info(config: DataConfig) -> DatasetInfo:
                      num_test=sources.count_examples(config, "test"))
 
 
-def _label_fn(config: DataConfig, split: str):
-  """Adds 'clean_label' and, for the training split, replaces 'label' by its noisy version."""
+def _finish_fn(config: DataConfig, split: str, preprocess=None):
+  """Completes a (batch of) example(s): 'clean_label', noisy 'label' (training split), image.
+
+  Everything here is vectorised and keyed by id, so it runs after batching: the noisy label of an
+  id does not depend on where in the pipeline it is computed.
+  """
   classes = sources.num_classes(config)
   corrupt = split == "train" and config.noise_fraction > 0
 
-  def add_labels(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  def finish(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     clean = example["label"]
     label = clean
     if corrupt:
       label = noise.corrupt_labels(clean, example["id"], classes, config.noise_fraction,
                                    config.noise_type, config.noise_seed)
-    return {"image": example["image"], "label": label, "clean_label": clean, "id": example["id"]}
+    image = example["image"] if preprocess is None else preprocess(example["image"])
+    return {"image": image, "label": label, "clean_label": clean, "id": example["id"]}
 
-  return add_labels
+  return finish
 
 
 def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
@@ -103,21 +109,26 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
                      f"fewer than the {num_shards} input pipelines")
 
   dataset = sources.open_split(config, "train", num_shards, shard_index)
-  dataset = dataset.map(_label_fn(config, "train"), num_parallel_calls=tf.data.AUTOTUNE)
   dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   dataset = dataset.repeat()
-  # One stateless seed per element, from (seed, pipeline, position in the stream): augmentation is
-  # reproducible whatever the parallelism of the map.
-  base_seed = tf.constant([seed, shard_index], tf.int64)
+  if augment.is_random(augmentation, training=True):
+    # One stateless seed per element, from (seed, pipeline, position in the stream): the
+    # augmentation is reproducible whatever the parallelism of the map.
+    base_seed = tf.constant([seed, shard_index], tf.int64)
 
-  def preprocess_example(example, position):
-    element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)
-    return dict(example, image=preprocess(example["image"], seed=element_seed))
+    def augment_example(example, position):
+      element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)
+      return dict(example, image=preprocess(example["image"], seed=element_seed))
 
-  dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter()))
-  dataset = dataset.map(preprocess_example, num_parallel_calls=tf.data.AUTOTUNE)
-  dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-  return _with_options(dataset, sharded=input_context is not None)
+    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter()))
+    dataset = dataset.map(augment_example, num_parallel_calls=tf.data.AUTOTUNE)
+    preprocess = None
+  # Noise (keyed by id) and deterministic preprocessing run once per batch: for small images
+  # per-example maps would dominate the cost of an MLP step.
+  dataset = dataset.batch(batch_size, drop_remainder=True)
+  dataset = dataset.map(_finish_fn(config, "train", preprocess),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=input_context is not None)
 
 
 def build_eval_dataset(config: DataConfig, augmentation: str, split: str = "test",
@@ -134,13 +145,10 @@ def build_eval_dataset(config: DataConfig, augmentation: str, split: str = "test
   Returns:
     Dataset of {'image', 'label', 'clean_label', 'id'} batches as in the training stream.
   """
-  preprocess = augment.preprocess_fn(augmentation, training=False)
-  dataset = sources.open_split(config, split).map(_label_fn(config, split),
-                                                  num_parallel_calls=tf.data.AUTOTUNE)
-  dataset = dataset.map(lambda example: dict(example, image=preprocess(example["image"])),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-  dataset = dataset.batch(batch_size or config.batch_size).prefetch(tf.data.AUTOTUNE)
-  return _with_options(dataset, sharded=False)
+  preprocess = augment.preprocess_fn(augmentation, training=False)  # deterministic: batched
+  dataset = sources.open_split(config, split).batch(batch_size or config.batch_size)
+  dataset = dataset.map(_finish_fn(config, split, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
+  return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
 
 
 def build_train_eval_dataset(config: DataConfig, augmentation: str,
@@ -173,8 +181,8 @@ def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
 
 def training_noise_report(config: DataConfig) -> Dict[str, object]:
   """`noise.noise_report` of the whole training split as configured (one pass over its labels)."""
-  dataset = sources.open_split(config, "train").map(_label_fn(config, "train"))
-  dataset = dataset.map(lambda e: (e["clean_label"], e["label"])).batch(8192)
+  dataset = sources.open_split(config, "train").batch(8192).map(_finish_fn(config, "train"))
+  dataset = dataset.map(lambda e: (e["clean_label"], e["label"]))
   pairs = [(clean.numpy(), noisy.numpy()) for clean, noisy in dataset]
   clean = np.concatenate([c for c, _ in pairs]) if pairs else np.zeros([0], np.int32)
   noisy = np.concatenate([n for _, n in pairs]) if pairs else np.zeros([0], np.int32)

@@ -60,6 +60,7 @@ def _short_message(error: tf.errors.OpError) -> str:
   return text.splitlines()[0] if text else error.message
 
 
+@tf.autograph.experimental.do_not_convert  # plain Python control flow on eager results
 def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tuple[int, ...],
                decode: bool) -> int:
   """Reads one file completely and returns its record count.
@@ -78,27 +79,34 @@ def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tupl
     return cached[0]
 
   spec = _feature_spec(label_key)
-  expected = tf.constant(image_shape, tf.int32)
 
-  def parse(record):
+  def parse_and_decode(record):
     example = tf.io.parse_single_example(record, spec)
-    bad_shape = tf.constant(False)
-    if decode:
-      image = _decode_image(example["image/encoded"], image_shape)
-      bad_shape = tf.logical_not(tf.reduce_all(tf.equal(tf.shape(image), expected)))
-    return example[label_key], bad_shape
+    image = _decode_image(example["image/encoded"], image_shape)
+    return example[label_key], tf.reduce_any(tf.not_equal(tf.shape(image), image_shape))
 
-  def accumulate(state, element):
+  def parse_batch(records):  # labels only: the cheap count of `dataset_info`
+    labels = tf.io.parse_example(records, {label_key: spec[label_key]})[label_key]
+    return labels, tf.zeros_like(labels, tf.bool)
+
+  def accumulate(state, batch):
     count, low, high, bad = state
-    label, bad_shape = element
-    return (count + 1, tf.minimum(low, label), tf.maximum(high, label),
-            bad + tf.cast(bad_shape, tf.int64))
+    labels, bad_shape = batch
+    return (count + tf.size(labels, tf.int64), tf.minimum(low, tf.reduce_min(labels)),
+            tf.maximum(high, tf.reduce_max(labels)), bad + tf.math.count_nonzero(bad_shape))
 
-  records = tf.data.TFRecordDataset(path).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-  init = (tf.constant(0, tf.int64), tf.constant(2**62, tf.int64), tf.constant(-2**62, tf.int64),
-          tf.constant(0, tf.int64))
+  # init_scope: the scan runs eagerly even when a dataset function is being traced
+  # (ParameterServerStrategy traces `dataset_fn` in a tf.function to create per-worker datasets).
   try:
-    count, low, high, bad = (int(v) for v in records.reduce(init, accumulate))
+    with tf.init_scope():
+      records = tf.data.TFRecordDataset(path)
+      if decode:
+        records = records.map(parse_and_decode, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+      else:
+        records = records.batch(1024).map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
+      init = (tf.constant(0, tf.int64), tf.constant(2**62, tf.int64),
+              tf.constant(-2**62, tf.int64), tf.constant(0, tf.int64))
+      count, low, high, bad = (int(v) for v in records.reduce(init, accumulate))
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
     raise CorruptDataError(f"cannot read {dataset_name} TFRecord file {path}: "
                            f"{_short_message(error)}") from None

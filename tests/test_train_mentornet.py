@@ -104,3 +104,33 @@ def test_bad_flags_fail_naming_the_flag(tmp_path):
   # Through the real entry point, a flag absl does not know exits non-zero naming it.
   result = _run(f"--train_dir={out}", "--no_such_flag=1")
   assert result.returncode != 0 and "no_such_flag" in result.stderr, result.stderr[-2000:]
+
+
+def test_shipped_models_match_their_curricula():
+  """Each data/mentornet_models/<name> loads and reproduces its recorded test MSE."""
+  root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                      "mentornet_models")
+  bounds = {"mentornet_pd": 3e-3, "self_paced": 1e-6, "focal_loss": 1e-5, "spcl_linear": 1e-5,
+            "hard_example_mining": 1e-6, "baseline": 1e-6}
+  for name, bound in bounds.items():
+    model, metadata = storage.load_mentornet(os.path.join(root, name))
+    assert metadata["curriculum"] == name
+    assert metadata["learn_config"]["max_step_train"] == 30000
+    assert metadata["data"]["sample_size"] == 100000
+    _, test = mentor_data.generate_predefined(name, seed=0, **metadata["hparams"])
+    weights = 1 / (1 + np.exp(-model(test[:, :4]).numpy()[:, 0].astype(np.float64)))
+    mse = np.mean((weights - test[:, 4]) ** 2)
+    assert mse < bound, (name, mse)
+    np.testing.assert_allclose(mse, metadata["test_metrics"]["mse"], rtol=1e-3, atol=1e-12)
+  # mentornet_pd's shape (original_code.md §10.6): v ~ 1 up to epoch 18, a step at
+  # loss_diff = 0 in the middle epochs, a ramp from epoch 90.
+  model, _ = storage.load_mentornet(os.path.join(root, "mentornet_pd"))
+  diff = np.array([-1.0, 0.5, 2.0], np.float32)
+
+  def v(epoch):
+    features = np.stack([np.full(3, 2.0), diff, np.zeros(3), np.full(3, epoch)], 1)
+    return 1 / (1 + np.exp(-model(features.astype(np.float32)).numpy()[:, 0]))
+
+  assert np.all(v(10) > 0.95)
+  assert v(50)[0] > 0.95 and v(50)[2] < 0.1
+  assert v(95)[0] > 0.95 and v(95)[2] < 0.1

@@ -120,13 +120,26 @@ class MentorConfig:
   curriculum_step_size: float = 1.0  # new: alpha of Step 9's projected gradient step on v
   initial_weight: float = 1.0        # new: v0 of Algorithm 1 step 1 (weighting=curriculum)
   update_mentornet_epochs: Tuple[int, ...] = ()  # new: Step 6 re-learning epochs, e.g. (21, 75)
+  dd_percentile: float = 0.0         # new: DD loss_diff percentile (0 = 100 * loss_p_percentile)
+  mentornet_learning_steps: int = 30000  # new: Adam steps when learning DD (original: 30k)
 
   def __post_init__(self):
     _check(self.weighting in WEIGHTING_MODES, "weighting", self.weighting,
            f"choose one of {', '.join(WEIGHTING_MODES)}")
-    _check(self.weighting != "mentornet" or bool(self.trained_mentornet_dir),
-           "trained_mentornet_dir", self.trained_mentornet_dir,
-           "--weighting=mentornet needs a MentorNet (e.g. data/mentornet_models/mentornet_pd)")
+    _check(self.weighting != "mentornet" or bool(self.trained_mentornet_dir) or bool(
+        self.update_mentornet_epochs), "trained_mentornet_dir", self.trained_mentornet_dir,
+           "--weighting=mentornet needs a MentorNet (e.g. data/mentornet_models/mentornet_pd), "
+           "or --update_mentornet_epochs to learn MentorNet DD during training")
+    if self.weighting == "mentornet" and not self.trained_mentornet_dir:
+      # Learning DD from scratch: the untrained MentorNet must never decide a weight.
+      _check(min(self.update_mentornet_epochs) <= self.burn_in_epoch - 1,
+             "update_mentornet_epochs", self.update_mentornet_epochs,
+             f"without --trained_mentornet_dir the first update must come by the end of the "
+             f"burn-in (epoch <= --burn_in_epoch - 1 = {self.burn_in_epoch - 1})")
+    _check(0.0 <= self.dd_percentile <= 100.0, "dd_percentile", self.dd_percentile,
+           "must lie in [0, 100]")
+    _check(self.mentornet_learning_steps >= 1, "mentornet_learning_steps",
+           self.mentornet_learning_steps, "must be >= 1")
     _check(0.0 <= self.loss_p_percentile <= 1.0, "loss_p_percentile", self.loss_p_percentile,
            "must lie in [0, 1] (a fraction, e.g. 0.7)")
     _check(0 <= self.burn_in_epoch <= 100, "burn_in_epoch", self.burn_in_epoch,

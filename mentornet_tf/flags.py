@@ -67,6 +67,9 @@ def define_mentor_flags():
   flags.DEFINE_float("initial_weight", 1.0, "v0 of Algorithm 1 (curriculum weighting).")
   flags.DEFINE_list("update_mentornet_epochs", [], "Step 6: epoch percentages at which MentorNet "
                     "DD is re-learned from the current StudentNet (the paper: 21,75).")
+  flags.DEFINE_float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's "
+                     "loss_diff is taken against (0 = 100 * --loss_p_percentile).")
+  flags.DEFINE_integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
 
 
 def define_train_flags():
@@ -129,7 +132,8 @@ def mentor_config_from_flags() -> config_lib.MentorConfig:
       curriculum_update=FLAGS.curriculum_update, curriculum_step_size=FLAGS.curriculum_step_size,
       initial_weight=FLAGS.initial_weight,
       update_mentornet_epochs=config_lib.parse_int_list(
-          ",".join(FLAGS.update_mentornet_epochs), "update_mentornet_epochs"))
+          ",".join(FLAGS.update_mentornet_epochs), "update_mentornet_epochs"),
+      dd_percentile=FLAGS.dd_percentile, mentornet_learning_steps=FLAGS.mentornet_learning_steps)
 
 
 def train_config_from_flags() -> config_lib.TrainConfig:

@@ -77,8 +77,41 @@ def build_optimizer(config: config_lib.TrainConfig, steps_per_epoch: int):
 def _load_mentornet(config: config_lib.TrainConfig):
   if config.mentor.weighting != "mentornet":
     return None, {}
+  if not config.mentor.trained_mentornet_dir:
+    # MentorNet DD in one run: an untrained MentorNet, replaced (Step 6) before the burn-in ends.
+    from mentornet_tf.mentor import network  # pylint: disable=g-import-not-at-top
+    return network.build_mentornet(seed=config.seed), {"curriculum": "data_driven (learned "
+                                                       "during training)"}
   from mentornet_tf.mentor import storage  # pylint: disable=g-import-not-at-top
   return storage.load_mentornet(config.mentor.trained_mentornet_dir)
+
+
+def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: str,
+                          steps_per_epoch: int, chief: bool):
+  """Step 6 MentorNet updates and per-example weight export, when asked for."""
+  extra = []
+  summary_dir = os.path.join(config.train_log_dir, "tensorboard", "mentornet")
+  if config.mentor.update_mentornet_epochs:
+    from mentornet_tf import curriculum_updates  # pylint: disable=g-import-not-at-top
+    from mentornet_tf.mentor import learning  # pylint: disable=g-import-not-at-top
+    data = config.data
+    percentile = config.mentor.dd_percentile or 100.0 * config.mentor.loss_p_percentile
+    extra.append(curriculum_updates.MentorNetUpdater(
+        config.mentor.update_mentornet_epochs, config.max_number_of_steps, steps_per_epoch,
+        pipeline.build_train_eval_dataset(data, augmentation),
+        lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction, data.noise_seed),
+        percentile, config.mentor.burn_in_epoch, config.mentor.fixed_epoch_after_burn_in,
+        learning.LearnConfig(max_step_train=config.mentor.mentornet_learning_steps,
+                             seed=config.seed),
+        os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
+        summary_dir if chief else "", seed=config.seed))
+  if config.export_weights:
+    from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
+    extra.append(monitoring.WeightExporter(
+        pipeline.build_train_eval_dataset(config.data, augmentation), config.train_log_dir,
+        chief=chief, summary_dir=summary_dir))
+  del model
+  return extra
 
 
 def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
@@ -110,7 +143,7 @@ def validate(config: config_lib.TrainConfig):
   """
   info = pipeline.dataset_info(config.data)
   path = config.mentor.trained_mentornet_dir
-  if config.mentor.weighting == "mentornet" and not (
+  if config.mentor.weighting == "mentornet" and path and not (
       os.path.exists(path) or os.path.exists(path + ".index")):
     raise FileNotFoundError(f"--trained_mentornet_dir={path!r} does not exist (expected a "
                             "directory written by mentornet_tf.train_mentornet or a TF1 "
@@ -170,7 +203,7 @@ def run(config: config_lib.TrainConfig) -> Dict:
       callbacks_lib.StopAtStep(config.max_number_of_steps), checkpointer, tracker,
       keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
                                   write_graph=False),
-  ]
+  ] + build_extra_callbacks(config, model, augmentation, steps_per_epoch, chief)
   if config.eval_interval > 0:
     validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
   else:

@@ -187,7 +187,8 @@ class ExampleWeighting(keras.layers.Layer):
       per_example_loss: float32 [B], cross-entropy against the noisy labels (no gradient needed).
       example_ids: int64 [B].
       step: int scalar, the optimizer's pre-increment step.
-      training: when False, nothing is updated (the moving average is read, not written).
+      training: when False, nothing is updated (the moving average is read, not written) and no
+        example dropout is applied: v is the curriculum's judgement of each example.
     Returns:
       WeightingOutput; `weights` is float32 [B] in [0, 1].
     """
@@ -222,9 +223,10 @@ class ExampleWeighting(keras.layers.Layer):
                                            training)
       burn_in = tf.cast(cur_epoch < config.burn_in_epoch - 1, tf.float32)
       weights = tf.maximum(weights, burn_in)
-      scores = example_hash_scores(example_ids, step, self.seed)
-      all_scores = _all_gather(scores) if config.percentile_scope == "global" else None
-      weights = weights * example_dropout_mask(scores, dropout_rate, all_scores)
+      if training:  # inspection (training=False) reports the curriculum's v before dropout
+        scores = example_hash_scores(example_ids, step, self.seed)
+        all_scores = _all_gather(scores) if config.percentile_scope == "global" else None
+        weights = weights * example_dropout_mask(scores, dropout_rate, all_scores)
     return WeightingOutput(
         weights=tf.stop_gradient(weights), loss_diff=loss_diff, percentile_loss=percentile_loss,
         moving_average=moving_average, epoch=epoch, cur_epoch=cur_epoch,

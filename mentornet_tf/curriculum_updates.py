@@ -1,0 +1,148 @@
+"""Learning MentorNet DD from the running StudentNet: the paper's Step 6 (Algorithm 1).
+
+At given epoch percentages (the paper: 21 and 75, App. E.3) the current StudentNet is run on the
+small clean-labelled subset of the training data, its losses are dumped in the original's format
+(id, epoch, noisy label, clean label, loss), a data-driven MentorNet is learned from them (target
+1[noisy == clean], §3.1), and its weights are assigned into the running MentorNet's variables.
+Assigning (not replacing) keeps the traced train_step valid: no retracing, no recompilation.
+The original code never had this step (google/mentornet#18).
+
+The same mechanism gives MentorNet DD in one command: start from an untrained MentorNet, burn in
+(v forced to 1), and learn the DD MentorNet at the end of the burn-in.
+"""
+import os
+from typing import Sequence
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from mentornet_tf import inspection
+from mentornet_tf import schedules
+from mentornet_tf.mentor import learning
+from mentornet_tf.mentor import mentor_data
+from mentornet_tf.mentor import storage
+
+
+def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequence[int]:
+  """The step count after which each update happens: the first step of epoch e is ceil(e max/100).
+
+  The update runs after `step` steps have been taken, so the next step (pre-increment count
+  `step`, epoch percentage e) already uses the new MentorNet.
+  """
+  return sorted({int(np.ceil(e * max_number_of_steps / 100.0)) for e in update_epochs})
+
+
+def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,
+                      learn_config: learning.LearnConfig, mentornet_config, output_dir: str = "",
+                      seed: int = 0):
+  """Dumps the StudentNet on the clean subset and learns a MentorNet DD from it.
+
+  Args:
+    model: the SpadeModel being trained.
+    dataset: the training split, eval preprocessing, finite (pipeline.build_train_eval_dataset).
+    subset_fn: ids [B] -> bool [B], the examples whose clean label is known.
+    epoch: the epoch percentage written into the dump (the MentorNet's epoch input), or a list
+      of them: the rows are repeated for each, so that every epoch input the MentorNet will see
+      until the next update has training data (its epoch embedding is a frozen random table, so
+      an epoch it never saw gives an arbitrary output).
+    percentile: in [0, 100]; loss_diff = loss - np.percentile(dump losses, percentile).
+    learn_config, mentornet_config: how to learn it and its sizes (those of the running one).
+    output_dir: where to keep the dump and the learned MentorNet ('' = nowhere).
+  Returns:
+    (MentorNet, metrics dict).
+  """
+  records = inspection.per_example_pass(model, dataset, ids_mask_fn=subset_fn)
+  epochs = [int(e) for e in np.atleast_1d(epoch)]
+  rows = np.concatenate([inspection.student_dump_rows(records, e) for e in epochs])
+  epoch = epochs[0]
+  if records["id"].shape[0] < 2 * learn_config.mini_batch_size:
+    raise ValueError(f"only {records['id'].shape[0]} clean-labelled examples to learn MentorNet DD from; "
+                     "raise --clean_subset_fraction")
+  train, test = mentor_data.generate_data_driven(rows, percentile=percentile, seed=seed)
+  mentornet, metrics = learning.learn_mentornet(train, test, learn_config,
+                                                mentornet_config=mentornet_config)
+  metrics.update(num_dump_rows=int(records["id"].shape[0]), epochs=epochs,
+                 dump_clean_fraction=float(np.mean(rows[:, 2] == rows[:, 3])))
+  if output_dir:
+    os.makedirs(output_dir, exist_ok=True)
+    mentor_data.write_student_dump(os.path.join(output_dir, f"student_dump_epoch_{epoch:02d}.txt"),
+                                   rows)
+    storage.save_mentornet(mentornet, os.path.join(output_dir, f"mentornet_dd_epoch_{epoch:02d}"), {
+        "curriculum": "data_driven", "learned_at_epoch_percentage": epoch,
+        "percentile": percentile, "test_mse": metrics.get("test_mse"),
+        "test_accuracy": metrics.get("test_accuracy"), "num_dump_rows": int(records["id"].shape[0]), "epochs": epochs})
+  return mentornet, metrics
+
+
+class MentorNetUpdater(keras.callbacks.Callback):
+  """Step 6: re-learns MentorNet DD at the given epoch percentages and swaps it in."""
+
+  def __init__(self, update_epochs: Sequence[int], max_number_of_steps: int, steps_per_epoch: int,
+               dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
+               fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
+               output_dir: str, summary_dir: str = "", seed: int = 0):
+    super().__init__()
+    self.update_epochs = sorted(update_epochs)
+    self.max_number_of_steps = max_number_of_steps
+    self.steps_per_epoch = steps_per_epoch
+    self.dataset = dataset
+    self.subset_fn = subset_fn
+    self.percentile = percentile
+    self.burn_in_epoch = burn_in_epoch
+    self.fixed_epoch_after_burn_in = fixed_epoch_after_burn_in
+    self.learn_config = learn_config
+    self.output_dir = output_dir
+    self.seed = seed
+    self.writer = tf.summary.create_file_writer(summary_dir) if summary_dir else None
+    self._pending = update_steps(update_epochs, max_number_of_steps)
+    self.history = []
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch_start = int(self.model.optimizer.iterations.numpy())
+    self._pending = [s for s in self._pending if s > self._epoch_start]  # resumed runs skip done
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self._pending and self._epoch_start + batch + 1 >= self._pending[0]:
+      self.update(self._pending.pop(0))
+
+  def update(self, step: int):
+    epoch = schedules.epoch_percentage(step, self.max_number_of_steps)
+    cur_epoch = schedules.current_epoch(epoch, self.burn_in_epoch, self.fixed_epoch_after_burn_in)
+    running = self.model.weighting.mentornet
+    # The epoch inputs this MentorNet will see until the next update (or the end).
+    later = [e for e in self.update_epochs if e > epoch]
+    until = later[0] if later else schedules.NUM_EPOCH_PERCENTAGES
+    epochs_used = sorted({schedules.current_epoch(e, self.burn_in_epoch,
+                                                  self.fixed_epoch_after_burn_in)
+                          for e in range(epoch, until)})
+    mentornet, metrics = learn_data_driven(
+        self.model, self.dataset, self.subset_fn, epochs_used, self.percentile, self.learn_config,
+        running.config, self.output_dir, seed=self.seed + step)
+    running.set_weights(mentornet.get_weights())  # assign: the traced step stays valid
+    record = {"step": step, "epoch_percentage": epoch, "test_mse": metrics.get("test_mse"),
+              "test_accuracy": metrics.get("test_accuracy"),
+              "num_dump_rows": metrics["num_dump_rows"],
+              "dump_clean_fraction": metrics["dump_clean_fraction"]}
+    self.history.append(record)
+    logging.warning("Step 6: MentorNet DD re-learned at step %d (epoch %d%%): %s", step, epoch,
+                    record)
+    if self.writer is not None:
+      with self.writer.as_default(step=step):
+        tf.summary.scalar("mentornet/update_epoch_percentage", epoch)
+        tf.summary.scalar("mentornet/dd_test_mse", metrics.get("test_mse") or 0.0)
+        if metrics.get("test_accuracy") is not None:
+          tf.summary.scalar("mentornet/dd_test_accuracy", metrics["test_accuracy"])
+        _curriculum_image(running, cur_epoch)
+      self.writer.flush()
+
+
+def _curriculum_image(mentornet, epoch: int) -> None:
+  """The MentorNet's weight surface as a TensorBoard image (best effort: needs matplotlib)."""
+  try:
+    from mentornet_tf.mentor import plots  # pylint: disable=g-import-not-at-top
+    tf.summary.image(f"mentornet/curriculum_epoch_{epoch}",
+                     plots.curriculum_surface_image(mentornet, epoch, 5.0))
+  except (ImportError, AttributeError) as error:  # plots is optional at this layer
+    logging.info("No curriculum image: %s", error)

@@ -1,0 +1,114 @@
+"""Per-example inspection of a training run: loss, v and labels for every training example.
+
+Feeds three features no other noisy-label system has in one place: per-example weight export
+(`--export_weights`), the v histogram in TensorBoard, and the StudentNet dump that MentorNet DD and
+Step 6 learn from (the original's dump path was broken, original_code.md §8.2 item 14). Runs on the
+host with the student in inference mode; nothing in the training state changes.
+"""
+import csv
+import os
+from typing import Dict, Optional
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+COLUMNS = ("id", "loss", "weight", "noisy_label", "clean_label", "prediction")
+
+
+def per_example_pass(model, dataset: tf.data.Dataset, ids_mask_fn=None) -> Dict[str, np.ndarray]:
+  """One inference pass: per-example CE against the noisy label and the curriculum's v.
+
+  Args:
+    model: a SpadeModel (student + weighting); its moving average is read, not written.
+    dataset: finite batches of the data contract (the training split, eval preprocessing).
+    ids_mask_fn: optional `ids -> bool [B]` keeping a subset (e.g. the clean-labelled subset).
+  Returns:
+    dict of numpy arrays [N] keyed by COLUMNS, in dataset order.
+  """
+  step = model.optimizer.iterations if model.optimizer is not None else tf.constant(0, tf.int64)
+
+  @tf.function
+  def evaluate(batch):
+    logits = model.student(batch["image"], training=False)
+    labels = tf.cast(batch["label"], tf.int32)
+    loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    out = model.weighting(loss, batch["id"], step, training=False)
+    return {"id": batch["id"], "loss": loss, "weight": out.weights, "noisy_label": labels,
+            "clean_label": tf.cast(batch["clean_label"], tf.int32),
+            "prediction": tf.argmax(logits, axis=-1, output_type=tf.int32)}
+
+  parts = {name: [] for name in COLUMNS}
+  for batch in dataset:
+    if ids_mask_fn is not None:
+      keep = ids_mask_fn(batch["id"])
+      batch = {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+      if int(tf.size(batch["id"])) == 0:
+        continue
+    for name, value in evaluate(batch).items():
+      parts[name].append(value.numpy())
+  return {name: (np.concatenate(values) if values else np.zeros([0]))
+          for name, values in parts.items()}
+
+
+def write_weights(path: str, records: Dict[str, np.ndarray]) -> None:
+  """Writes the per-example records as CSV (header = COLUMNS), atomically."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(COLUMNS)
+    for row in zip(*(records[name] for name in COLUMNS)):
+      writer.writerow([int(row[0]), f"{float(row[1]):.6g}", f"{float(row[2]):.6g}",
+                       int(row[3]), int(row[4]), int(row[5])])
+  os.replace(tmp, path)
+
+
+def read_weights(path: str) -> Dict[str, np.ndarray]:
+  """Reads a file written by `write_weights`; errors name the file."""
+  try:
+    with open(path, newline="") as f:
+      rows = list(csv.reader(f))
+  except OSError as error:
+    raise FileNotFoundError(f"cannot read weight export {path!r}: {error}") from None
+  if not rows or tuple(rows[0]) != COLUMNS:
+    raise ValueError(f"{path!r} is not a weight export (expected header {','.join(COLUMNS)})")
+  data = np.array(rows[1:], dtype=np.float64).reshape(-1, len(COLUMNS))
+  return {name: data[:, i] for i, name in enumerate(COLUMNS)}
+
+
+def detection_report(records: Dict[str, np.ndarray], threshold: float = 0.5) -> Dict[str, float]:
+  """How well `weight < threshold` finds the corrupted examples (clean labels known)."""
+  corrupted = records["noisy_label"] != records["clean_label"]
+  flagged = records["weight"] < threshold
+  true_positive = float(np.sum(flagged & corrupted))
+  return {
+      "num_examples": int(corrupted.size), "num_corrupted": int(corrupted.sum()),
+      "num_flagged": int(flagged.sum()),
+      "precision": true_positive / max(1, int(flagged.sum())),
+      "recall": true_positive / max(1, int(corrupted.sum())),
+      "mean_weight_clean": float(records["weight"][~corrupted].mean()) if (~corrupted).any()
+                           else float("nan"),
+      "mean_weight_corrupted": float(records["weight"][corrupted].mean()) if corrupted.any()
+                               else float("nan"),
+  }
+
+
+def student_dump_rows(records: Dict[str, np.ndarray], epoch: int) -> np.ndarray:
+  """Rows (id, epoch, noisy label, clean label, loss) of the original DD dump format [N, 5]."""
+  n = records["id"].shape[0]
+  return np.stack([records["id"].astype(np.float64), np.full([n], float(epoch)),
+                   records["noisy_label"].astype(np.float64),
+                   records["clean_label"].astype(np.float64),
+                   records["loss"].astype(np.float64)], axis=1)
+
+
+def latest_export(train_log_dir: str, epoch: Optional[int] = None) -> str:
+  directory = os.path.join(train_log_dir, "weights")
+  if epoch is not None:
+    return os.path.join(directory, f"epoch_{epoch:04d}.csv")
+  files = sorted(f for f in os.listdir(directory) if f.endswith(".csv")) \
+      if os.path.isdir(directory) else []
+  if not files:
+    raise FileNotFoundError(f"{directory!r} holds no weight export; train with --export_weights")
+  return os.path.join(directory, files[-1])

@@ -17,6 +17,9 @@ from mentornet_tf import config as config_lib
 from mentornet_tf import flags as flags_lib
 
 flags_lib.define_all()
+flags.DEFINE_bool("compare_with_fullmodel", False, "After training, train the same StudentNet "
+                  "on the same noisy data without any weighting (FullModel, v = 1) into "
+                  "<train_log_dir>_fullmodel and print both results side by side.")
 FLAGS = flags.FLAGS
 
 
@@ -56,12 +59,24 @@ def main(argv):
     return 2
   _write_flags(config.train_log_dir)
   results = train_lib.run(config)
-  final = results.get("final_accuracy")
-  print(f"final clean test top-1: {final:.4f}   best: {results['best_accuracy']:.4f} "
-        f"(epoch {results['best_epoch']})   realised noise: "
-        f"{results['noise'].get('realised_flip_rate', float('nan')):.3f}   "
-        f"run: {config.train_log_dir}")
+  _print_result(config.mentor.weighting, results, config.train_log_dir)
+  if FLAGS.compare_with_fullmodel and config.mentor.weighting != "none":
+    import dataclasses  # pylint: disable=g-import-not-at-top
+    baseline = dataclasses.replace(
+        config, train_log_dir=config.train_log_dir.rstrip("/") + "_fullmodel",
+        mentor=dataclasses.replace(config.mentor, weighting="none", update_mentornet_epochs=()))
+    print("training FullModel (v = 1) on the same data for comparison ...", flush=True)
+    baseline_results = train_lib.run(baseline)
+    _print_result(config.mentor.weighting, results, config.train_log_dir)
+    _print_result("none (FullModel)", baseline_results, baseline.train_log_dir)
   return 0
+
+
+def _print_result(weighting, results, train_log_dir):
+  print(f"[{weighting:>16s}] final clean test top-1: {results['final_accuracy']:.4f}   best: "
+        f"{results['best_accuracy']:.4f} (epoch {results['best_epoch']})   realised noise: "
+        f"{results['noise'].get('realised_flip_rate', float('nan')):.3f}   run: {train_log_dir}",
+        flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,62 @@
+"""Config validation: each bad value is refused with a message that names its flag."""
+import pytest
+
+from mentornet_tf import config as config_lib
+from mentornet_tf import schedules
+
+
+@pytest.mark.parametrize("factory,kwargs,flag", [
+    (config_lib.DataConfig, {"noise_fraction": 1.5}, "--noise_fraction"),
+    (config_lib.DataConfig, {"dataset_name": "imagenet"}, "--dataset_name"),
+    (config_lib.DataConfig, {"noise_type": "asym"}, "--noise_type"),
+    (config_lib.DataConfig, {"batch_size": 0}, "--batch_size"),
+    (config_lib.StudentConfig, {"studentnet": "resnet50"}, "--studentnet"),
+    (config_lib.MentorConfig, {"loss_p_percentile": 70}, "--loss_p_percentile"),
+    (config_lib.MentorConfig, {"example_dropout_rates": "0.5,17,0.05,80"},
+     "--example_dropout_rates"),
+    (config_lib.MentorConfig, {"example_dropout_rates": "0.5,17,x,83"}, "--example_dropout_rates"),
+    (config_lib.MentorConfig, {"example_dropout_rates": "1.5,100"}, "--example_dropout_rates"),
+    (config_lib.MentorConfig, {"weighting": "mentornet"}, "--trained_mentornet_dir"),
+    (config_lib.MentorConfig, {"weighting": "mentornet", "update_mentornet_epochs": (21,),
+                               "burn_in_epoch": 10}, "--update_mentornet_epochs"),
+    (config_lib.MentorConfig, {"burn_in_epoch": 101}, "--burn_in_epoch"),
+])
+def test_bad_values_name_their_flag(factory, kwargs, flag):
+  with pytest.raises(ValueError, match=flag):
+    factory(**kwargs)
+
+
+def test_train_config_checks():
+  with pytest.raises(ValueError, match="--train_log_dir"):
+    config_lib.TrainConfig()
+  with pytest.raises(ValueError, match="--lr_values"):
+    config_lib.TrainConfig(train_log_dir="x", lr_values=(0.1, 0.01))
+  with pytest.raises(ValueError, match="--lr_boundaries"):
+    config_lib.TrainConfig(train_log_dir="x", lr_boundaries=(3, 2, 1))
+  with pytest.raises(ValueError, match="--strategy"):
+    config_lib.TrainConfig(train_log_dir="x", strategy="tpu")
+  with pytest.raises(ValueError, match="--lr_boundaries"):
+    config_lib.parse_int_list("1,b", "lr_boundaries")
+  config = config_lib.TrainConfig(train_log_dir="x")
+  assert '"loss_p_percentile": 0.7' in config.to_json()
+
+
+def test_original_defaults():
+  mentor = config_lib.MentorConfig()
+  assert (mentor.loss_p_percentile, mentor.burn_in_epoch, mentor.loss_moving_average_decay,
+          mentor.fixed_epoch_after_burn_in) == (0.7, 0, 0.5, False)
+  train = config_lib.TrainConfig(train_log_dir="x")
+  assert train.max_number_of_steps == 39000 and train.lr_boundaries == (19531, 25000, 30000)
+  assert config_lib.DataConfig().batch_size == 128
+
+
+def test_dropout_rate_list_as_the_original():
+  rates = schedules.parse_dropout_rate_list("0.5, 17, 0.05, 78, 1.0, 5")
+  assert len(rates) == 100 and rates[16] == 0.5 and rates[17] == 0.05 and rates[95] == 1.0
+  assert schedules.parse_dropout_rate_list(["0.5", "17", "0.05", "83"])[99] == 0.05
+
+
+def test_epoch_schedule_rules():
+  assert schedules.current_epoch(50, 18, True) == 18 and schedules.current_epoch(50, 18, False) == 50
+  assert schedules.burn_in_forces_weight(16, 18) and not schedules.burn_in_forces_weight(17, 18)
+  assert not schedules.burn_in_forces_weight(0, 0)

@@ -82,7 +82,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
   def __init__(self, update_epochs: Sequence[int], max_number_of_steps: int, steps_per_epoch: int,
                dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
                fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
-               output_dir: str, summary_dir: str = "", seed: int = 0):
+               output_dir: str, writer=None, seed: int = 0):
     super().__init__()
     self.update_epochs = sorted(update_epochs)
     self.max_number_of_steps = max_number_of_steps
@@ -95,7 +95,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
     self.learn_config = learn_config
     self.output_dir = output_dir
     self.seed = seed
-    self.writer = tf.summary.create_file_writer(summary_dir) if summary_dir else None
+    self.writer = writer  # a tf.summary writer shared with the other mentornet summaries
     self._pending = update_steps(update_epochs, max_number_of_steps)
     self.history = []
 
@@ -129,7 +129,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
     logging.warning("Step 6: MentorNet DD re-learned at step %d (epoch %d%%): %s", step, epoch,
                     record)
     if self.writer is not None:
-      with self.writer.as_default(step=step):
+      with self.writer.as_default(step=step), tf.summary.record_if(True):
         tf.summary.scalar("mentornet/update_epoch_percentage", epoch)
         tf.summary.scalar("mentornet/dd_test_mse", metrics.get("test_mse") or 0.0)
         if metrics.get("test_accuracy") is not None:

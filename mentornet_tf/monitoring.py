@@ -17,12 +17,12 @@ class WeightExporter(keras.callbacks.Callback):
   """Writes the per-example records and their summaries at the end of every epoch."""
 
   def __init__(self, dataset: tf.data.Dataset, train_log_dir: str, chief: bool = True,
-               summary_dir: str = ""):
+               writer=None):
     super().__init__()
     self.dataset = dataset
     self.directory = os.path.join(train_log_dir, "weights")
     self.chief = chief
-    self.writer = tf.summary.create_file_writer(summary_dir) if summary_dir and chief else None
+    self.writer = writer if chief else None  # shared with the Step 6 summaries
 
   def on_epoch_end(self, epoch, logs=None):
     records = inspection.per_example_pass(self.model, self.dataset)
@@ -32,7 +32,7 @@ class WeightExporter(keras.callbacks.Callback):
     report = inspection.detection_report(records)
     if self.writer is not None:
       step = int(self.model.optimizer.iterations.numpy())
-      with self.writer.as_default(step=step):
+      with self.writer.as_default(step=step), tf.summary.record_if(True):
         tf.summary.histogram("mentor/weights", records["weight"])
         tf.summary.histogram("mentor/weights_clean",
                              records["weight"][records["noisy_label"] == records["clean_label"]])

@@ -90,7 +90,9 @@ def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: s
                           steps_per_epoch: int, chief: bool):
   """Step 6 MentorNet updates and per-example weight export, when asked for."""
   extra = []
-  summary_dir = os.path.join(config.train_log_dir, "tensorboard", "mentornet")
+  writer = tf.summary.create_file_writer(
+      os.path.join(config.train_log_dir, "tensorboard", "mentornet")) if chief and (
+          config.mentor.update_mentornet_epochs or config.export_weights) else None
   if config.mentor.update_mentornet_epochs:
     from mentornet_tf import curriculum_updates  # pylint: disable=g-import-not-at-top
     from mentornet_tf.mentor import learning  # pylint: disable=g-import-not-at-top
@@ -104,12 +106,12 @@ def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: s
         learning.LearnConfig(max_step_train=config.mentor.mentornet_learning_steps,
                              seed=config.seed),
         os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
-        summary_dir if chief else "", seed=config.seed))
+        writer, seed=config.seed))
   if config.export_weights:
     from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
     extra.append(monitoring.WeightExporter(
         pipeline.build_train_eval_dataset(config.data, augmentation), config.train_log_dir,
-        chief=chief, summary_dir=summary_dir))
+        chief=chief, writer=writer))
   del model
   return extra
 

@@ -56,8 +56,10 @@ def _scalar_tags(event_dir):
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
   accumulator = event_accumulator.EventAccumulator(event_dir, size_guidance={"tensors": 0})
   accumulator.Reload()
-  return {tag: [tf.make_ndarray(e.tensor_proto).item() for e in accumulator.Tensors(tag)]
-          for tag in accumulator.Tags()["tensors"]}
+  def value(event):
+    array = tf.make_ndarray(event.tensor_proto)
+    return array.item() if array.size == 1 else array  # histograms and images are arrays
+  return {tag: [value(e) for e in accumulator.Tensors(tag)] for tag in accumulator.Tags()["tensors"]}
 
 
 def test_train_writes_run_directory_and_replays(tmp_path, flagfile):
@@ -171,3 +173,34 @@ def test_missing_data_and_unwritable_directory(tmp_path, flagfile):
                  f"--trained_mentornet_dir={tmp_path / 'no_mentor'}"], check=False, timeout=120)
   assert result.returncode == 2 and "--trained_mentornet_dir" in result.stderr
   assert not run_dir.exists()
+
+
+def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
+  """MentorNet DD learned inside the run (Step 6 at the end of burn-in), weights exported."""
+  run_dir = str(tmp_path / "dd")
+  _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--max_number_of_steps=60",
+        "--weighting=mentornet", "--update_mentornet_epochs=30", "--burn_in_epoch=34",
+        "--fixed_epoch_after_burn_in", "--loss_p_percentile=0.6", "--clean_subset_fraction=0.3",
+        "--mentornet_learning_steps=300", "--example_dropout_rates=0.0,100", "--export_weights"])
+  updates = os.path.join(run_dir, "mentornet_updates")
+  assert os.path.exists(os.path.join(updates, "student_dump_epoch_30.txt"))
+  meta = json.load(open(os.path.join(updates, "mentornet_dd_epoch_30", "mentornet.json")))
+  assert meta["curriculum"] == "data_driven" and meta["epochs"] == [30, 31, 32, 33, 34]
+  exports = sorted(glob.glob(os.path.join(run_dir, "weights", "epoch_*.csv")))
+  assert len(exports) == 3
+  mentornet_tags = _scalar_tags(os.path.join(run_dir, "tensorboard", "mentornet"))
+  assert "mentornet/dd_test_mse" in mentornet_tags and "mentor/detect_precision" in mentornet_tags
+  env = dict(os.environ, PYTHONPATH=REPO)
+  listing = subprocess.run([sys.executable, "-m", "mentornet_tf.list_mislabelled",
+                            f"--train_log_dir={run_dir}", "--limit=5"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+  assert listing.returncode == 0, listing.stderr[-2000:]
+  assert "detection against the known clean labels" in listing.stdout
+  evaluation = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate",
+                               f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}", "--once"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+  assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+  result = json.loads(evaluation.stdout.strip().splitlines()[-1])
+  expected = json.load(open(os.path.join(run_dir, "results.json")))
+  assert result["num_examples"] == 500 and result["step"] == 60
+  np.testing.assert_allclose(result["accuracy"], expected["final_accuracy"], atol=1e-6)

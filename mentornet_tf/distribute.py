@@ -1,15 +1,34 @@
-"""tf.distribute strategy from a name and TF_CONFIG. Runs on the host, before anything is built."""
+"""tf.distribute strategy from a name and TF_CONFIG. Runs on the host, before anything is built.
+
+Strategies (`--strategy`, launch/README.md says how to start each on a cluster):
+  default / one_device     one process, one device.
+  mirrored                 synchronous data parallelism over the local GPUs (or `num_replicas_cpu`
+                           logical CPU devices, for tests).
+  multi_worker_mirrored    synchronous data parallelism over the workers of TF_CONFIG; every
+                           worker runs the same program, worker 0 (or the 'chief') writes results.
+  parameter_server         asynchronous SGD, the paper's setting (§4.2: 50 GPU workers): the
+                           'chief' task is the coordinator that runs `fit`; 'worker' and 'ps' tasks
+                           only serve (`run_server_if_needed`). All variables live on the ps:
+                           the student, the optimizer slots, the frozen MentorNet and the loss
+                           moving average, which every worker updates without coordination
+                           (last write wins), as TF1 between-graph replication did.
+"""
 import json
 import os
-from typing import Tuple
+from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
+
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
 
 
 def configure_cpu_replicas(num_replicas: int) -> None:
   """Splits the CPU into `num_replicas` logical devices (multi-replica tests without GPUs).
 
   Must run before TensorFlow initialises its devices; a second call with the same number is a no-op.
+
+  Raises:
+    RuntimeError: TensorFlow is already initialised with another number of CPU devices.
   """
   if num_replicas <= 1:
     return
@@ -17,43 +36,69 @@ def configure_cpu_replicas(num_replicas: int) -> None:
   current = tf.config.get_logical_device_configuration(cpus[0])
   if current and len(current) == num_replicas:
     return
-  tf.config.set_logical_device_configuration(
-      cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(num_replicas)])
+  try:
+    tf.config.set_logical_device_configuration(
+        cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(num_replicas)])
+  except RuntimeError as error:
+    raise RuntimeError(
+        f"--num_replicas_cpu={num_replicas}: the CPU must be split before TensorFlow initialises "
+        f"its devices (run it in a fresh process): {error}") from None
+
+
+def _tf_config() -> Dict:
+  text = os.environ.get("TF_CONFIG", "") or "{}"
+  try:
+    config = json.loads(text)
+  except json.JSONDecodeError as error:
+    raise ValueError(f"TF_CONFIG is not valid JSON ({error}): {text[:200]!r}") from None
+  if not isinstance(config, dict):
+    raise ValueError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task': {text[:200]!r}")
+  return config
+
+
+def cluster_spec() -> Dict[str, List[str]]:
+  """{'chief': [...], 'worker': [...], 'ps': [...]} from TF_CONFIG ({} for a single process)."""
+  return _tf_config().get("cluster", {}) or {}
 
 
 def task_info() -> Tuple[str, int]:
   """(task type, task index) from TF_CONFIG; ('chief', 0) for a single process."""
-  tf_config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-  task = tf_config.get("task", {})
+  task = _tf_config().get("task", {}) or {}
   return task.get("type", "chief"), int(task.get("index", 0))
 
 
 def is_chief(strategy=None) -> bool:
-  """The chief writes checkpoints, summaries and results; other workers write to scratch."""
+  """Whether this process writes checkpoints, summaries and results.json.
+
+  The 'chief' task when the cluster has one (always under parameter_server: the coordinator),
+  otherwise worker 0; a single process is its own chief. The others write to scratch.
+  """
+  del strategy  # TF_CONFIG decides, for every strategy (the resolver reads the same variable)
   task_type, task_id = task_info()
-  if strategy is not None and hasattr(strategy, "cluster_resolver") and \
-      strategy.cluster_resolver is not None and isinstance(
-          strategy, tf.distribute.MultiWorkerMirroredStrategy):
-    resolver = strategy.cluster_resolver
-    task_type, task_id = resolver.task_type, resolver.task_id
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return (task_type == "chief") or (not has_chief and task_type == "worker" and task_id == 0) \
-        or task_type is None
-  return task_type == "chief" or (task_type == "worker" and task_id == 0 and
-                                  "chief" not in _cluster())
+  if task_type == "chief":
+    return True
+  return task_type == "worker" and task_id == 0 and "chief" not in cluster_spec()
 
 
-def _cluster():
-  return json.loads(os.environ.get("TF_CONFIG", "{}") or "{}").get("cluster", {})
+def _require_tf_config(name: str, needed: Tuple[str, ...]) -> None:
+  cluster = cluster_spec()
+  if not cluster:
+    raise ValueError(f"--strategy={name} needs TF_CONFIG with a cluster (launch/README.md)")
+  missing = [job for job in needed if not cluster.get(job)]
+  if missing:
+    raise ValueError(f"--strategy={name}: TF_CONFIG's cluster has no {' or '.join(missing)} "
+                     f"task (cluster: {sorted(cluster)}; launch/README.md)")
+  task_type, task_id = task_info()
+  if task_type not in cluster or not 0 <= task_id < len(cluster[task_type]):
+    raise ValueError(f"--strategy={name}: TF_CONFIG's task {task_type}:{task_id} is not in "
+                     f"its cluster {json.dumps(cluster)}")
 
 
 def build_strategy(name: str, num_replicas_cpu: int = 0):
-  """Returns the strategy named by --strategy.
+  """Returns the strategy named by --strategy (see the module docstring).
 
-  default: the default (no-op) strategy; one_device: GPU 0 or the CPU; mirrored: all local GPUs,
-  or `num_replicas_cpu` logical CPU devices; multi_worker_mirrored: synchronous data parallelism
-  over the workers in TF_CONFIG; parameter_server: asynchronous SGD (the paper's setting) with
-  this process as the coordinator (chief) and workers/ps from TF_CONFIG.
+  Raises:
+    ValueError: an unknown name, or a multi-process strategy without a usable TF_CONFIG.
   """
   if name == "default":
     return tf.distribute.get_strategy()
@@ -63,25 +108,30 @@ def build_strategy(name: str, num_replicas_cpu: int = 0):
   if name == "mirrored":
     if num_replicas_cpu > 1 and not tf.config.list_physical_devices("GPU"):
       configure_cpu_replicas(num_replicas_cpu)
+      # Named devices: MirroredStrategy() alone would use one CPU replica (stack.md).
       return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(num_replicas_cpu)])
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker_mirrored":
-    if not os.environ.get("TF_CONFIG"):
-      raise ValueError("--strategy=multi_worker_mirrored needs TF_CONFIG (see launch/README.md)")
+    _require_tf_config(name, ("worker",))
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "parameter_server":
-    if not os.environ.get("TF_CONFIG"):
-      raise ValueError("--strategy=parameter_server needs TF_CONFIG (see launch/README.md)")
+    _require_tf_config(name, ("worker", "ps"))
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     return tf.distribute.experimental.ParameterServerStrategy(resolver)
-  raise ValueError(f"--strategy={name!r} is unknown")
+  raise ValueError(f"--strategy={name!r} is unknown; choose one of {', '.join(STRATEGIES)}")
 
 
 def run_server_if_needed(strategy_name: str) -> bool:
-  """For --strategy=parameter_server, worker and ps tasks only serve; returns True if it served."""
+  """Under parameter_server, 'worker' and 'ps' tasks serve the coordinator until killed.
+
+  Returns False (at once) for every other strategy and for the chief; never returns otherwise:
+  the coordinator does not stop its servers, whoever launched the job kills them when the
+  chief has exited (launch/cluster/launch_parameter_server.sh does).
+  """
   task_type, task_id = task_info()
   if strategy_name != "parameter_server" or task_type not in ("worker", "ps"):
     return False
+  _require_tf_config(strategy_name, ("worker", "ps"))
   resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
   server = tf.distribute.Server(resolver.cluster_spec(), job_name=task_type, task_index=task_id,
                                 protocol=resolver.rpc_layer or "grpc", start=True)
@@ -89,15 +139,37 @@ def run_server_if_needed(strategy_name: str) -> bool:
   return True
 
 
-def distribute_dataset(strategy, strategy_name: str, dataset_fn):
+def _shard_by_worker(dataset_fn: Callable, num_workers: int) -> Callable:
+  """Parameter server: worker w keeps batches w, w + n, w + 2n, ... of one shared stream.
+
+  The dataset function is traced once on the coordinator and the same graph runs on every
+  worker, with the same seeds: without this, all workers would train on identical batches.
+  The worker index is a call-time value of the graph (ClusterCoordinator). Together the workers
+  consume the batches of the single-device stream, each once, in about the same order.
+  """
+
+  def sharded_fn(input_context):
+    dataset = dataset_fn(input_context)
+    if num_workers <= 1:
+      return dataset
+    index = tf.distribute.coordinator.experimental_get_current_worker_index()
+    return dataset.shard(num_workers, tf.cast(index, tf.int64))
+
+  return sharded_fn
+
+
+def distribute_dataset(strategy, strategy_name: str, dataset_fn: Callable):
   """What `Model.fit` takes for `dataset_fn(input_context=None) -> tf.data.Dataset` under `strategy`.
 
   Multi-replica strategies call `dataset_fn` once per input pipeline with an InputContext (the
-  pipeline shards and batches per replica); one device calls it once without.
+  pipeline shards the examples and batches per replica); one device calls it once without.
+  Parameter server: a `DatasetCreator` (fit needs `steps_per_epoch`); every worker builds the
+  whole pipeline and keeps every n-th batch (`_shard_by_worker`).
   """
   if strategy_name == "parameter_server":
     import tf_keras as keras  # pylint: disable=g-import-not-at-top
-    return keras.utils.experimental.DatasetCreator(dataset_fn)
+    num_workers = len(cluster_spec().get("worker", [])) or 1
+    return keras.utils.experimental.DatasetCreator(_shard_by_worker(dataset_fn, num_workers))
   if strategy.num_replicas_in_sync > 1 or strategy_name == "multi_worker_mirrored":
     return strategy.distribute_datasets_from_function(dataset_fn)
   return dataset_fn()

@@ -41,3 +41,23 @@ class WeightExporter(keras.callbacks.Callback):
         for key in ("precision", "recall", "mean_weight_clean", "mean_weight_corrupted"):
           tf.summary.scalar(f"mentor/detect_{key}", report[key])
       self.writer.flush()
+
+
+class CurriculumImages(keras.callbacks.Callback):
+  """Logs the running MentorNet's weight surface at a few epoch percentages (paper Fig. 4)."""
+
+  def __init__(self, writer, epochs=(0, 18, 50, 95), loss_bound: float = 5.0):
+    super().__init__()
+    self.writer = writer
+    self.epochs = epochs
+    self.loss_bound = loss_bound
+
+  def on_train_begin(self, logs=None):
+    from mentornet_tf.mentor import plots  # pylint: disable=g-import-not-at-top
+    mentornet = self.model.weighting.mentornet
+    step = int(self.model.optimizer.iterations.numpy())
+    with self.writer.as_default(step=step), tf.summary.record_if(True):
+      for epoch in self.epochs:
+        tf.summary.image(f"mentornet/curriculum_epoch_{epoch}",
+                         plots.curriculum_surface_image(mentornet, epoch, self.loss_bound))
+    self.writer.flush()

@@ -92,7 +92,10 @@ def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: s
   extra = []
   writer = tf.summary.create_file_writer(
       os.path.join(config.train_log_dir, "tensorboard", "mentornet")) if chief and (
-          config.mentor.update_mentornet_epochs or config.export_weights) else None
+          config.mentor.weighting == "mentornet" or config.export_weights) else None
+  if writer is not None and config.mentor.trained_mentornet_dir:
+    from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
+    extra.append(monitoring.CurriculumImages(writer))
   if config.mentor.update_mentornet_epochs:
     from mentornet_tf import curriculum_updates  # pylint: disable=g-import-not-at-top
     from mentornet_tf.mentor import learning  # pylint: disable=g-import-not-at-top

@@ -86,17 +86,16 @@ def check_noise(config: config_lib.TrainConfig, strategy) -> dict:
   steps = num_train // data.batch_size + 2  # more than one pass over every shard
 
   def collect(batches):
-    labels, clean, per_replica_ids = {}, {}, []
+    labels, clean = {}, {}
     for ids, noisy, true in batches:
       for i, n, c in zip(ids.tolist(), noisy.tolist(), true.tolist()):
         if labels.setdefault(i, n) != n:
           raise AssertionError(f"id {i} got two noisy labels in one stream")
         clean[i] = c
-      per_replica_ids.append(ids)
-    return labels, clean, per_replica_ids
+    return labels, clean
 
   single = train_input()
-  single_labels, clean, _ = collect(
+  single_labels, clean = collect(
       (b["id"].numpy(), b["label"].numpy(), b["clean_label"].numpy())
       for b in single.take(steps))
   distributed = distribute.distribute_dataset(strategy, "mirrored", train_input)
@@ -107,7 +106,7 @@ def check_noise(config: config_lib.TrainConfig, strategy) -> dict:
                                     for key in ("id", "label", "clean_label"))):
         yield ids.numpy(), noisy.numpy(), true.numpy()
 
-  dist_labels, _, _ = collect(replica_batches())
+  dist_labels, _ = collect(replica_batches())
   common = sorted(set(single_labels) & set(dist_labels))
   return {
       "num_train": num_train,

@@ -54,7 +54,8 @@ class Tasks:
     os.makedirs(log_dir, exist_ok=True)
 
   def start(self, name, args, env=None):
-    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))
+    # TMPDIR: what a killed task leaves in its temporary directory stays in the test's.
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TMPDIR=self.log_dir, **(env or {}))
     with open(self.log_path(name), "w") as log:
       self.procs[name] = subprocess.Popen(
           [sys.executable] + args, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,

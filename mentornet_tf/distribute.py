@@ -6,12 +6,13 @@ Strategies (`--strategy`, launch/README.md says how to start each on a cluster):
                            logical CPU devices, for tests).
   multi_worker_mirrored    synchronous data parallelism over the workers of TF_CONFIG; every
                            worker runs the same program, worker 0 (or the 'chief') writes results.
-  parameter_server         asynchronous SGD, the paper's setting (§4.2: 50 GPU workers): the
-                           'chief' task is the coordinator that runs `fit`; 'worker' and 'ps' tasks
-                           only serve (`run_server_if_needed`). All variables live on the ps:
-                           the student, the optimizer slots, the frozen MentorNet and the loss
-                           moving average, which every worker updates without coordination
-                           (last write wins), as TF1 between-graph replication did.
+  parameter_server         asynchronous SGD, the paper's ImageNet/WebVision setting (§5.2 and
+                           App.: asynchronous momentum SGD on 50 GPUs): the 'chief' task is the
+                           coordinator that runs `fit`; 'worker' and 'ps' tasks only serve
+                           (`run_server_if_needed`). All variables live on the ps: the student,
+                           the optimizer slots, the frozen MentorNet and the loss moving average,
+                           which every worker updates without coordination (last write wins), as
+                           TF1 between-graph replication did.
 """
 import json
 import os
@@ -97,6 +98,13 @@ def _require_tf_config(name: str, needed: Tuple[str, ...]) -> None:
 def build_strategy(name: str, num_replicas_cpu: int = 0):
   """Returns the strategy named by --strategy (see the module docstring).
 
+  Args:
+    name: one of STRATEGIES.
+    num_replicas_cpu: for 'mirrored' without GPUs: split the CPU into this many replicas.
+
+  Returns:
+    A tf.distribute.Strategy.
+
   Raises:
     ValueError: an unknown name, or a multi-process strategy without a usable TF_CONFIG.
   """
@@ -159,12 +167,20 @@ def _shard_by_worker(dataset_fn: Callable, num_workers: int) -> Callable:
 
 
 def distribute_dataset(strategy, strategy_name: str, dataset_fn: Callable):
-  """What `Model.fit` takes for `dataset_fn(input_context=None) -> tf.data.Dataset` under `strategy`.
+  """The training input `Model.fit` takes under `strategy`.
 
   Multi-replica strategies call `dataset_fn` once per input pipeline with an InputContext (the
   pipeline shards the examples and batches per replica); one device calls it once without.
   Parameter server: a `DatasetCreator` (fit needs `steps_per_epoch`); every worker builds the
   whole pipeline and keeps every n-th batch (`_shard_by_worker`).
+
+  Args:
+    strategy: from `build_strategy`.
+    strategy_name: its --strategy name.
+    dataset_fn: `dataset_fn(input_context=None) -> tf.data.Dataset` of batches (WORKSPACE.md).
+
+  Returns:
+    A dataset, a distributed dataset or a DatasetCreator.
   """
   if strategy_name == "parameter_server":
     import tf_keras as keras  # pylint: disable=g-import-not-at-top

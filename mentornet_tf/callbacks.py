@@ -20,6 +20,10 @@ class StopAtStep(keras.callbacks.Callback):
   def __init__(self, max_number_of_steps: int):
     super().__init__()
     self.max_number_of_steps = int(max_number_of_steps)
+    # It reads no logs, so fit under ParameterServerStrategy accepts its batch hook (it refuses
+    # batch-level callbacks that may read RemoteValue logs); `batch` then counts the steps
+    # scheduled on the workers, which is what bounds the step count.
+    self._supports_tf_logs = True
 
   def on_epoch_begin(self, epoch, logs=None):
     # One host read per epoch (a read per batch would stall the step pipeline).
@@ -78,6 +82,24 @@ class Checkpointer(keras.callbacks.Callback):
 
   def on_train_end(self, logs=None):
     self.save()
+
+
+class EpochEvaluation(keras.callbacks.Callback):
+  """Adds `val_<metric>` from `evaluate_fn()` to the epoch logs every `interval` epochs.
+
+  For ParameterServerStrategy, where fit's own validation would hand the finite test split to
+  every worker. Place it before the callbacks that read `val_*` (ResultTracker, TensorBoard).
+  """
+
+  def __init__(self, evaluate_fn, interval: int):
+    super().__init__()
+    self.evaluate_fn = evaluate_fn
+    self.interval = int(interval)
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs is None or self.interval <= 0 or (epoch + 1) % self.interval:
+      return
+    logs.update({f"val_{name}": value for name, value in self.evaluate_fn().items()})
 
 
 class ResultTracker(keras.callbacks.Callback):

@@ -98,6 +98,8 @@ class MentorNetUpdater(keras.callbacks.Callback):
     self.writer = writer  # a tf.summary writer shared with the other mentornet summaries
     self._pending = update_steps(update_epochs, max_number_of_steps)
     self.history = []
+    # It reads no logs: fit under ParameterServerStrategy then accepts its batch hook.
+    self._supports_tf_logs = True
 
   def on_epoch_begin(self, epoch, logs=None):
     self._epoch_start = int(self.model.optimizer.iterations.numpy())

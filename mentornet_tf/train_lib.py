@@ -11,6 +11,8 @@ Run directory (`train_log_dir`):
   results.json   noise report, per-epoch clean test accuracy, best and final
 """
 import os
+import shutil
+import tempfile
 import time
 from typing import Dict
 
@@ -156,6 +158,41 @@ def validate(config: config_lib.TrainConfig):
   return info
 
 
+def coordinator_evaluator(config: config_lib.TrainConfig, info, model):
+  """Parameter server: exact evaluation on the coordinator, with a local copy of the student.
+
+  `model.evaluate` would run on the workers, each with its own copy of the finite test split:
+  examples are seen by an unknown number of workers and the end of the sequence fails the step.
+  Keras' own evaluate cannot run the local copy either (inside `fit` the coordinator's strategy
+  scope is active), so this is a plain loop. Returns evaluate(dataset) -> SpadeModel.test_step's
+  keys (loss, accuracy, top<k>).
+  """
+  # Built here, outside the strategy scope: the copy's variables live on the coordinator.
+  local = students.build_student(config.student.studentnet, info.num_classes,
+                                 tuple(info.image_shape),
+                                 sync_batch_norm=config.student.sync_batch_norm, seed=config.seed)
+  top_k = min(5, info.num_classes)
+
+  @tf.function
+  def batch_sums(images, labels):
+    logits = local(images, training=False)
+    labels = tf.cast(labels, tf.int32)
+    loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    top1 = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+    topk = tf.math.in_top_k(labels, logits, top_k)
+    return tf.stack([tf.reduce_sum(loss), tf.reduce_sum(tf.cast(top1, tf.float32)),
+                     tf.reduce_sum(tf.cast(topk, tf.float32)),
+                     tf.cast(tf.size(labels), tf.float32)])
+
+  def evaluate(eval_dataset):
+    local.set_weights(model.student.get_weights())  # one read of the ps variables
+    sums = sum(batch_sums(batch["image"], batch["label"]).numpy() for batch in eval_dataset)
+    return {"loss": float(sums[0] / sums[3]), "accuracy": float(sums[1] / sums[3]),
+            f"top{top_k}": float(sums[2] / sums[3])}
+
+  return evaluate
+
+
 def run(config: config_lib.TrainConfig) -> Dict:
   """Trains a StudentNet as `config` says; returns the results dict (also in results.json)."""
   info = validate(config)
@@ -203,22 +240,32 @@ def run(config: config_lib.TrainConfig) -> Dict:
       "resumed_from": resumed_from or ""})
   tensorboard_dir = os.path.join(config.train_log_dir, "tensorboard")
   if not chief:
-    tensorboard_dir = os.path.join(config.train_log_dir, f".worker_scratch_tb_{os.getpid()}")
+    # Non-chief workers must log somewhere (summaries run in every worker's step): a private
+    # temporary directory, removed after training, keeps the run directory clean.
+    tensorboard_dir = tempfile.mkdtemp(prefix="mentornet_worker_tb_")
   callbacks = [
       callbacks_lib.StopAtStep(config.max_number_of_steps), checkpointer, tracker,
       keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
                                   write_graph=False),
   ] + build_extra_callbacks(config, model, augmentation, steps_per_epoch, chief)
-  if config.eval_interval > 0:
-    validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
+  validation = {}
+  if config.strategy == "parameter_server":
+    evaluate = coordinator_evaluator(config, info, model)
+    if config.eval_interval > 0:
+      callbacks.insert(1, callbacks_lib.EpochEvaluation(lambda: evaluate(eval_dataset),
+                                                        config.eval_interval))
   else:
-    validation = {}
+    evaluate = lambda dataset: model.evaluate(dataset, verbose=0, return_dict=True)
+    if config.eval_interval > 0:
+      validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
   started = time.time()
   if start_step < config.max_number_of_steps:
     model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
               initial_epoch=initial_epoch, callbacks=callbacks, verbose=config.verbose,
               **validation)
-  final = model.evaluate(eval_dataset, verbose=0, return_dict=True)
+  if not chief:
+    shutil.rmtree(tensorboard_dir, ignore_errors=True)
+  final = evaluate(eval_dataset)
   results = tracker.finish(final)
   results.update(train_seconds=time.time() - started, steps=int(optimizer.iterations.numpy()))
   tracker.results = results

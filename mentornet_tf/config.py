@@ -31,24 +31,23 @@ def _check(condition: bool, flag: str, value, requirement: str) -> None:
     raise ConfigError(f"--{flag}={value!r} is invalid: {requirement}")
 
 
-def parse_float_list(text: str, flag: str) -> Tuple[float, ...]:
-  """'0.1, 0.01' -> (0.1, 0.01); an error names `flag` when an item is not a number."""
+def _parse_list(text: str, flag: str, kind: type, what: str) -> tuple:
   items = [t.strip() for t in str(text).split(",") if t.strip()]
   try:
-    return tuple(float(t) for t in items)
+    return tuple(kind(t) for t in items)
   except ValueError as error:
-    raise ConfigError(f"--{flag}={text!r} is invalid: expected comma-separated numbers "
+    raise ConfigError(f"--{flag}={text!r} is invalid: expected comma-separated {what} "
                       f"({error})") from None
+
+
+def parse_float_list(text: str, flag: str) -> Tuple[float, ...]:
+  """'0.1, 0.01' -> (0.1, 0.01); an error names `flag` when an item is not a number."""
+  return _parse_list(text, flag, float, "numbers")
 
 
 def parse_int_list(text: str, flag: str) -> Tuple[int, ...]:
   """'19531,25000' -> (19531, 25000); an error names `flag` when an item is not an integer."""
-  items = [t.strip() for t in str(text).split(",") if t.strip()]
-  try:
-    return tuple(int(t) for t in items)
-  except ValueError as error:
-    raise ConfigError(f"--{flag}={text!r} is invalid: expected comma-separated integers "
-                      f"({error})") from None
+  return _parse_list(text, flag, int, "integers")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -225,10 +225,10 @@ def run(config: config_lib.TrainConfig) -> Dict:
                  config.max_number_of_steps)
 
   def train_input(input_context=None):
-    dataset = pipeline.build_train_dataset(config.data, augmentation, seed=config.seed,
-                                           input_context=input_context)
     # Resume where the killed run stopped: the same batches, not a replay of epoch 0.
-    return dataset.skip(initial_epoch * steps_per_epoch)
+    return pipeline.build_train_dataset(config.data, augmentation, seed=config.seed,
+                                        input_context=input_context,
+                                        initial_step=initial_epoch * steps_per_epoch)
 
   train_dataset = distribute.distribute_dataset(strategy, config.strategy, train_input)
   eval_dataset = pipeline.build_eval_dataset(config.data, augmentation)

@@ -125,3 +125,15 @@ def test_dataset_info_and_bad_arguments():
   context = tf.distribute.InputContext(num_input_pipelines=4, input_pipeline_id=0)
   with pytest.raises(ValueError, match="input pipelines"):
     pipeline.build_train_dataset(_config(fake_num_train=3), "none", input_context=context)
+
+
+def test_initial_step_resumes_the_stream_exactly():
+  """A resumed run's stream equals the uninterrupted stream after the consumed batches."""
+  from mentornet_tf.config import DataConfig
+  config = DataConfig(dataset_name="fake", fake_num_train=50, fake_image_shape=(8, 8, 3),
+                      batch_size=8, noise_fraction=0.4)
+  full = list(pipeline.build_train_dataset(config, "resnet", seed=3).take(12))
+  resumed = list(pipeline.build_train_dataset(config, "resnet", seed=3, initial_step=7).take(5))
+  for a, b in zip(full[7:], resumed):
+    for key in a:
+      np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())

@@ -78,8 +78,8 @@ def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
 
 
 def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
-                        input_context: Optional[tf.distribute.InputContext] = None
-                        ) -> tf.data.Dataset:
+                        input_context: Optional[tf.distribute.InputContext] = None,
+                        initial_step: int = 0) -> tf.data.Dataset:
   """The infinite, shuffled, augmented training stream.
 
   Args:
@@ -88,6 +88,8 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
     seed: shuffling and augmentation seed.
     input_context: from `strategy.distribute_datasets_from_function`; shards the examples by
       input pipeline and batches at the per-replica batch size.
+    initial_step: batches already consumed (a resumed run): the stream starts where an
+      uninterrupted one would be, skipping raw examples before any augmentation or batching.
 
   Returns:
     Repeating dataset of {'image' float32 [b, H, W, C], 'label' int32 [b] (noisy),
@@ -112,6 +114,9 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
   dataset = sources.open_split(config, "train", num_shards, shard_index)
   dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   dataset = dataset.repeat()
+  skipped = int(initial_step) * batch_size  # per pipeline: each consumed `batch_size` per step
+  if skipped:
+    dataset = dataset.skip(skipped)
   if augment.is_random(augmentation, training=True):
     # One stateless seed per element, from (seed, pipeline, position in the stream): the
     # augmentation is reproducible whatever the parallelism of the map.
@@ -121,7 +126,7 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
       element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)
       return dict(example, image=preprocess(example["image"], seed=element_seed))
 
-    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter()))
+    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter(start=skipped)))
     dataset = dataset.map(augment_example, num_parallel_calls=tf.data.AUTOTUNE)
     preprocess = None
   # Noise (keyed by id) and deterministic preprocessing run once per batch: for small images

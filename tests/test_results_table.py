@@ -1,0 +1,175 @@
+"""Tests of mentornet_tf.results_table on run directories the tests write (no training)."""
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mentornet_tf import results_table
+
+
+def _write_run(root, name, *, seed, noise=0.4, weighting="none", mentornet_dir="",
+               updates=(), final=0.9, best=0.95, dataset="mnist5k", finished=True,
+               loss_p_percentile=0.7, curriculum="self_paced"):
+  """Writes <root>/<name>/{results,config}.json as train_lib.run does (only the read fields)."""
+  run_dir = os.path.join(root, name)
+  os.makedirs(run_dir)
+  config = {
+      "data": {"dataset_name": dataset, "noise_fraction": noise, "noise_seed": seed,
+               "batch_size": 128},
+      "mentor": {"weighting": weighting, "trained_mentornet_dir": mentornet_dir,
+                 "update_mentornet_epochs": list(updates), "curriculum": curriculum,
+                 "loss_p_percentile": loss_p_percentile},
+      "seed": seed, "train_log_dir": run_dir, "verbose": 0, "max_number_of_steps": 1240,
+  }
+  results = {"best_accuracy": best, "best_epoch": 4, "history": []}
+  if finished:
+    results["final_accuracy"] = final
+  with open(os.path.join(run_dir, "config.json"), "w") as f:
+    json.dump(config, f)
+  with open(os.path.join(run_dir, "results.json"), "w") as f:
+    json.dump(results, f)
+  return run_dir
+
+
+def _rows(table):
+  """Table body rows as lists of cell strings."""
+  lines = [line for line in table.strip().splitlines()[2:]]
+  return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_method_names_from_config():
+  assert results_table.method_name({"weighting": "none"}) == "FullModel"
+  assert results_table.method_name(
+      {"weighting": "mentornet", "trained_mentornet_dir": "data/mentornet_models/mentornet_pd/"}
+  ) == "MentorNet PD"
+  assert results_table.method_name(
+      {"weighting": "mentornet", "trained_mentornet_dir": "", "update_mentornet_epochs": [7]}
+  ) == "MentorNet DD (learned at 7%)"
+  assert results_table.method_name(
+      {"weighting": "mentornet", "update_mentornet_epochs": [7, 21, 75]}
+  ) == "MentorNet DD (learned at 7%; Step 6 at 21,75%)"
+  assert results_table.method_name(
+      {"weighting": "mentornet", "trained_mentornet_dir": "data/mentornet_models/digits_dd_40"}
+  ) == "MentorNet (digits_dd_40)"
+  assert results_table.method_name(
+      {"weighting": "curriculum", "curriculum": "self_paced"}) == "curriculum self_paced"
+
+
+def test_groups_by_dataset_noise_method_with_mean_and_sample_sd(tmp_path):
+  root = str(tmp_path)
+  finals = [0.90, 0.92, 0.94]
+  for seed, final in enumerate(finals):
+    _write_run(root, f"mnist5k_40_fullmodel_seed{seed}", seed=seed, final=final, best=0.95)
+    _write_run(root, f"mnist5k_40_mentornet_dd_seed{seed}", seed=seed, weighting="mentornet",
+               updates=(7,), final=final - 0.1, best=final)
+  _write_run(root, "mnist5k_80_fullmodel_seed0", seed=0, noise=0.8, final=0.3, best=0.74)
+
+  runs = results_table.load_runs([os.path.join(root, "*")])
+  assert len(runs) == 7
+  rows = _rows(results_table.format_table(runs))
+  assert [(r[1], r[2]) for r in rows] == [
+      ("40%", "FullModel"), ("40%", "MentorNet DD (learned at 7%)"), ("80%", "FullModel")]
+  sd = float(np.std(finals, ddof=1))
+  assert rows[0][3] == f"{np.mean(finals):.4f} ± {sd:.4f}"
+  assert rows[0][4] == "0.9500 ± 0.0000"
+  assert rows[1][3] == f"{np.mean(finals) - 0.1:.4f} ± {sd:.4f}"
+  assert rows[0][5] == "3" and rows[0][6] == "0,1,2"
+  assert rows[0][7] == "mnist5k_40_fullmodel"
+  # A single run has no sample standard deviation: the cell shows the value alone.
+  assert rows[2][3] == "0.3000" and rows[2][5] == "1"
+
+
+def test_different_configurations_of_one_method_are_separate_rows(tmp_path):
+  root = str(tmp_path)
+  for seed in (0, 1):
+    _write_run(root, f"pd_p06_seed{seed}", seed=seed, weighting="mentornet",
+               mentornet_dir="data/mentornet_models/mentornet_pd", loss_p_percentile=0.6,
+               final=0.9)
+    _write_run(root, f"pd_p07_seed{seed}", seed=seed, weighting="mentornet",
+               mentornet_dir="data/mentornet_models/mentornet_pd", loss_p_percentile=0.7,
+               final=0.8)
+  rows = _rows(results_table.format_table(results_table.load_runs([os.path.join(root, "*")])))
+  assert len(rows) == 2
+  assert rows[0][2] == "MentorNet PD [pd_p06]" and rows[0][3].startswith("0.9000")
+  assert rows[1][2] == "MentorNet PD [pd_p07]" and rows[1][3].startswith("0.8000")
+
+
+def test_unfinished_and_unreadable_runs_are_skipped_and_named(tmp_path):
+  root = str(tmp_path)
+  _write_run(root, "done_seed0", seed=0, final=0.9)
+  _write_run(root, "running_seed1", seed=1, finished=False)
+  broken = os.path.join(root, "broken_seed2")
+  os.makedirs(broken)
+  with open(os.path.join(broken, "results.json"), "w") as f:
+    f.write("{not json")
+  log = io.StringIO()
+  runs = results_table.load_runs([os.path.join(root, "*")], log=log)
+  assert [run.name for run in runs] == ["done"]
+  assert "running_seed1 has not finished" in log.getvalue()
+  assert "broken_seed2" in log.getvalue() and "cannot read" in log.getvalue()
+
+
+def test_globs_may_name_results_files_or_parent_directories(tmp_path):
+  root = str(tmp_path)
+  _write_run(root, "a_seed0", seed=0, final=0.5)
+  _write_run(root, "a_seed1", seed=1, final=0.7)
+  from_parent = results_table.find_run_dirs([root])
+  from_files = results_table.find_run_dirs([os.path.join(root, "*", "results.json")])
+  assert from_parent == from_files == [os.path.join(root, "a_seed0"),
+                                       os.path.join(root, "a_seed1")]
+  mean, sd = results_table.mean_sd([0.5, 0.7])
+  assert math.isclose(mean, 0.6) and math.isclose(sd, float(np.std([0.5, 0.7], ddof=1)))
+
+
+def test_entry_point_writes_the_table_and_fails_without_runs(tmp_path):
+  root = str(tmp_path / "grid")
+  for seed in (0, 1, 2):
+    _write_run(root, f"mnist5k_20_fullmodel_seed{seed}", seed=seed, noise=0.2, final=0.8)
+  output = str(tmp_path / "table.md")
+  command = [sys.executable, "-m", "mentornet_tf.results_table", f"--runs={root}/*",
+             f"--output={output}"]
+  done = subprocess.run(command, capture_output=True, text=True, check=False)
+  assert done.returncode == 0, done.stderr
+  with open(output) as f:
+    written = f.read()
+  assert written == done.stdout
+  assert "| mnist5k | 20% | FullModel | 0.8000 ± 0.0000 |" in written
+  empty = subprocess.run([sys.executable, "-m", "mentornet_tf.results_table",
+                          f"--runs={tmp_path}/nothing*"], capture_output=True, text=True,
+                         check=False)
+  assert empty.returncode == 1 and "no finished run" in empty.stderr
+
+
+@pytest.mark.parametrize("bad", [["-j", "0", "x.flags"], ["missing.flags"], ["-s", "a", "x.flags"]])
+def test_run_grid_rejects_bad_arguments(tmp_path, bad):
+  script = os.path.join(os.path.dirname(__file__), os.pardir, "launch", "run_grid.sh")
+  flagfile = tmp_path / "x.flags"
+  flagfile.write_text("--seed=0\n")
+  args = [str(flagfile) if a == "x.flags" else a for a in bad]
+  done = subprocess.run(["bash", script, "-o", str(tmp_path / "out")] + args,
+                        capture_output=True, text=True, check=False, cwd=str(tmp_path))
+  assert done.returncode == 2
+  assert "error:" in done.stderr
+
+
+def test_run_grid_skips_finished_runs_and_prints_the_table(tmp_path):
+  script = os.path.join(os.path.dirname(__file__), os.pardir, "launch", "run_grid.sh")
+  flagfile = tmp_path / "mnist5k_40_fullmodel.flags"
+  flagfile.write_text("--seed=0\n")
+  out = str(tmp_path / "out")
+  for seed in (0, 1):
+    _write_run(out, f"mnist5k_40_fullmodel_seed{seed}", seed=seed, final=0.6 + 0.1 * seed)
+  env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+  done = subprocess.run(["bash", script, "-j", "2", "-s", "0 1", "-o", out,
+                         "-t", str(tmp_path / "t.md"), str(flagfile)],
+                        capture_output=True, text=True, check=False, env=env,
+                        cwd=os.path.join(os.path.dirname(__file__), os.pardir))
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.count("\nskip  ") + done.stdout.startswith("skip  ") == 2
+  assert "| mnist5k | 40% | FullModel | 0.6500 ± 0.0707 |" in done.stdout
+  assert (tmp_path / "t.md").read_text() in done.stdout

@@ -54,6 +54,8 @@ flags.DEFINE_integer("seed", 0, "Seeds the data shuffle, the initialisation and 
 flags.DEFINE_enum("training_mode", "auto", list(learning.MODES),
                   "auto (original: CE if targets are {0,1}, else MSE), implicit (MSE), explicit "
                   "(minimise Eq. 4; needs a known G), data_driven (CE).")
+flags.DEFINE_boolean("train_epoch_embedding", False, "Learn the epoch embedding (the original "
+                     "kept it frozen at its random init; see network.py).")
 flags.DEFINE_boolean("corrected_output", False, "Use fc1 @ W2 + b2 instead of the original "
                      "fc1 @ (W2 + b2).")
 flags.DEFINE_integer("num_lstm_units", 1, "Units per LSTM direction (code 1, paper App. D 10).")
@@ -134,7 +136,8 @@ def main(argv):
     raise _usage("restarts", FLAGS.restarts, "must be >= 1")
   try:
     mentornet_config = network.MentorNetConfig(num_lstm_units=FLAGS.num_lstm_units,
-                                               corrected_output=FLAGS.corrected_output)
+                                               corrected_output=FLAGS.corrected_output,
+                                               train_epoch_embedding=FLAGS.train_epoch_embedding)
   except ValueError:
     raise _usage("num_lstm_units", FLAGS.num_lstm_units, "must be a positive integer") from None
   config = learn_config_from_flags()

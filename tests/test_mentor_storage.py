@@ -44,7 +44,8 @@ def test_tf1_round_trip_matches_numpy_reference(tf1_checkpoint):
     assert metadata["global_step"] == 29999
     assert metadata["config"] == {"label_embedding_size": 2, "epoch_embedding_size": 5,
                                   "num_fc_nodes": 20, "num_lstm_units": 1, "num_labels": 2,
-                                  "num_epochs": 100, "corrected_output": False}
+                                  "num_epochs": 100, "corrected_output": False,
+                                  "train_epoch_embedding": False}
   # The epoch table is loaded as it is and stays non-trainable.
   np.testing.assert_array_equal(model.epoch_embedding.numpy(), weights["mentornet/epoch_embedding"])
   assert model.count_params() == 757 and len(model.trainable_variables) == 9

@@ -57,6 +57,7 @@ class MentorNetConfig:
   num_labels: int = 2
   num_epochs: int = 100
   corrected_output: bool = False
+  train_epoch_embedding: bool = False  # True: learn the epoch table (the original froze it)
 
   def __post_init__(self):
     for field in ("label_embedding_size", "epoch_embedding_size", "num_fc_nodes",
@@ -147,9 +148,13 @@ class MentorNet(keras.Model):
     add = self.add_weight
     self.label_embedding = add(name="label_embedding", shape=[c.num_labels, c.label_embedding_size],
                                initializer=self._initializer("glorot", 0))
-    # Frozen at its random init, as in the original (trainable=False there too).
+    # Frozen at its random init, as in the original (trainable=False there too). A frozen random
+    # table cannot tell epoch 49 from 50 unless the rows happen to differ usefully, so curricula
+    # that change with the epoch (temporal mixture, PD's ramp after 90) are learned badly;
+    # train_epoch_embedding=True learns it (App. D benchmark: temporal mixture 2e-1 -> 6e-4 MSE).
     self.epoch_embedding = add(name="epoch_embedding", shape=[c.num_epochs, c.epoch_embedding_size],
-                               initializer=self._initializer("glorot", 1), trainable=False)
+                               initializer=self._initializer("glorot", 1),
+                               trainable=c.train_epoch_embedding)
     lstm_shape = [LSTM_INPUT_SIZE + u, 4 * u]
     self.fw_kernel = add(name="fw_kernel", shape=lstm_shape,
                          initializer=self._initializer("glorot", 2))

@@ -1,0 +1,60 @@
+"""The dependency rules of WORKSPACE.md, enforced on the import statements of the package."""
+import ast
+import os
+
+PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mentornet_tf")
+ENTRY_POINTS = {"train", "evaluate", "train_mentornet", "visualize", "list_mislabelled",
+                "results_table", "flags"}
+
+
+def _modules():
+  for root, _, files in os.walk(PACKAGE):
+    for name in files:
+      if name.endswith(".py"):
+        path = os.path.join(root, name)
+        relative = os.path.relpath(path, os.path.dirname(PACKAGE))[:-3].replace(os.sep, ".")
+        yield relative, path
+
+
+def _imports(path):
+  tree = ast.parse(open(path).read())
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      for alias in node.names:
+        yield alias.name
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      yield node.module
+      for alias in node.names:
+        yield f"{node.module}.{alias.name}"
+
+
+def test_only_entry_points_read_absl_flags():
+  offenders = [module for module, path in _modules()
+               if module.split(".")[-1] not in ENTRY_POINTS
+               and any(name in ("absl.flags", "absl.app") for name in _imports(path))]
+  assert not offenders, offenders
+
+
+def test_library_never_imports_entry_points():
+  entries = {f"mentornet_tf.{name}" for name in ENTRY_POINTS - {"flags"}}
+  offenders = [(module, name) for module, path in _modules() for name in _imports(path)
+               if name in entries and module.split(".")[-1] not in ENTRY_POINTS]
+  assert not offenders, offenders
+
+
+def test_data_and_students_stay_independent():
+  for module, path in _modules():
+    names = set(_imports(path))
+    if module.startswith("mentornet_tf.data"):
+      assert not any(n.startswith(("mentornet_tf.students", "mentornet_tf.mentor",
+                                   "mentornet_tf.spade", "mentornet_tf.train")) for n in names), module
+    if module.startswith("mentornet_tf.students"):
+      assert not any(n.startswith("mentornet_tf.data") for n in names), module
+    if module in ("mentornet_tf.config", "mentornet_tf.schedules"):
+      assert "tensorflow" not in names, module
+
+
+def test_only_tf_keras_never_keras_3():
+  offenders = [module for module, path in _modules()
+               if any(n == "keras" or n.startswith("keras.") for n in _imports(path))]
+  assert not offenders, offenders

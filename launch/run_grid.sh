@@ -12,10 +12,11 @@
 #   python -m mentornet_tf.results_table --runs='OUT/*' [--output=TABLE]
 # Run from the repository root (nested flagfile paths are repo-relative), with the venv active.
 #
-# Example (the committed grid, benchmarks/results/mnist5k_grid.md):
-#   launch/run_grid.sh -j 2 -s "0 1 2" -o runs/grid -t benchmarks/results/mnist5k_grid_table.md \
+# Example (the grid of benchmarks/results/mnist5k_grid.md, 15 min on 2 CPU cores):
+#   launch/run_grid.sh -j 2 -s "0 1 2" -o runs/grid -t runs/grid_table.md \
 #       launch/mnist5k_{20,40,80}_{fullmodel,mentornet_pd,mentornet_dd}.flags \
-#       launch/mnist5k_40_mentornet_dd_step6.flags launch/mnist5k_40_mentornet_dd_transfer.flags
+#       launch/mnist5k_40_mentornet_dd_step6.flags launch/mnist5k_40_mentornet_dd_transfer.flags \
+#       launch/digits_40.flags launch/digits_40_mentornet_dd.flags
 set -euo pipefail
 
 jobs=2

@@ -36,7 +36,7 @@ def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequ
 
 def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,
                       learn_config: learning.LearnConfig, mentornet_config, output_dir: str = "",
-                      seed: int = 0):
+                      seed: int = 0, name_epoch=None):
   """Dumps the StudentNet on the clean subset and learns a MentorNet DD from it.
 
   Args:
@@ -50,13 +50,15 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
     percentile: in [0, 100]; loss_diff = loss - np.percentile(dump losses, percentile).
     learn_config, mentornet_config: how to learn it and its sizes (those of the running one).
     output_dir: where to keep the dump and the learned MentorNet ('' = nowhere).
+    name_epoch: the epoch percentage that names the saved files (default: the first epoch input;
+      Step 6 passes the update's own epoch so updates after a fixed burn-in do not collide).
   Returns:
     (MentorNet, metrics dict).
   """
   records = inspection.per_example_pass(model, dataset, ids_mask_fn=subset_fn)
   epochs = [int(e) for e in np.atleast_1d(epoch)]
   rows = np.concatenate([inspection.student_dump_rows(records, e) for e in epochs])
-  epoch = epochs[0]
+  epoch = epochs[0] if name_epoch is None else int(name_epoch)
   if records["id"].shape[0] < 2 * learn_config.mini_batch_size:
     raise ValueError(f"only {records['id'].shape[0]} clean-labelled examples to learn MentorNet DD from; "
                      "raise --clean_subset_fraction")
@@ -121,7 +123,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
                           for e in range(epoch, until)})
     mentornet, metrics = learn_data_driven(
         self.model, self.dataset, self.subset_fn, epochs_used, self.percentile, self.learn_config,
-        running.config, self.output_dir, seed=self.seed + step)
+        running.config, self.output_dir, seed=self.seed + step, name_epoch=epoch)
     running.set_weights(mentornet.get_weights())  # assign: the traced step stays valid
     record = {"step": step, "epoch_percentage": epoch, "test_mse": metrics.get("test_mse"),
               "test_accuracy": metrics.get("test_accuracy"),

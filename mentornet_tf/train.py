@@ -73,7 +73,9 @@ def main(argv):
 
 
 def _print_result(weighting, results, train_log_dir):
-  print(f"[{weighting:>16s}] final clean test top-1: {results['final_accuracy']:.4f}   best: "
+  if results.get("mentornet"):
+    weighting = f"{weighting} {results['mentornet']}"
+  print(f"[{weighting:>22s}] final clean test top-1: {results['final_accuracy']:.4f}   best: "
         f"{results['best_accuracy']:.4f} (epoch {results['best_epoch']})   realised noise: "
         f"{results['noise'].get('realised_flip_rate', float('nan')):.3f}   run: {train_log_dir}",
         flush=True)

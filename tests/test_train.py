@@ -204,3 +204,11 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   expected = json.load(open(os.path.join(run_dir, "results.json")))
   assert result["num_examples"] == 500 and result["step"] == 60
   np.testing.assert_allclose(result["accuracy"], expected["final_accuracy"], atol=1e-6)
+  # Follow mode (as cifar_eval.py): evaluates new checkpoints, stops at the run's last step.
+  follow = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate",
+                           f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}",
+                           "--eval_interval_secs=1", "--timeout_secs=60"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+  assert follow.returncode == 0, follow.stderr[-2000:]
+  assert json.loads(follow.stdout.strip().splitlines()[-1])["step"] == 60
+  assert os.listdir(os.path.join(run_dir, "eval_test"))  # eval/accuracy summaries

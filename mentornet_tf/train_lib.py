@@ -37,7 +37,9 @@ def prepare_run_directory(train_log_dir: str) -> None:
   """Creates `train_log_dir` and checks it is writable, naming the flag when it is not."""
   try:
     os.makedirs(train_log_dir, exist_ok=True)
-    probe = os.path.join(train_log_dir, ".write_probe")
+    # One probe per process: workers of a multi-worker job share the directory, and a shared
+    # probe name let one worker delete another's probe (a crash, then a hung collective).
+    probe = os.path.join(train_log_dir, f".write_probe_{os.getpid()}_{time.time_ns()}")
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -88,7 +90,7 @@ def _load_mentornet(config: config_lib.TrainConfig):
   return storage.load_mentornet(config.mentor.trained_mentornet_dir)
 
 
-def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: str,
+def build_extra_callbacks(config: config_lib.TrainConfig, augmentation: str,
                           steps_per_epoch: int, chief: bool):
   """Step 6 MentorNet updates and per-example weight export, when asked for."""
   extra = []
@@ -117,11 +119,10 @@ def build_extra_callbacks(config: config_lib.TrainConfig, model, augmentation: s
     extra.append(monitoring.WeightExporter(
         pipeline.build_train_eval_dataset(config.data, augmentation), config.train_log_dir,
         chief=chief, writer=writer))
-  del model
   return extra
 
 
-def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
+def build_model(config: config_lib.TrainConfig, info):
   """Builds the SpadeModel (call under the strategy scope). Returns (model, mentornet metadata)."""
   spec = students.STUDENTS[config.student.studentnet]
   student = students.build_student(
@@ -135,7 +136,6 @@ def build_model(config: config_lib.TrainConfig, info, num_replicas: int = 1):
       else config.student.weight_decay
   model = spade.SpadeModel(student, weighting, global_batch_size=config.data.batch_size,
                            weight_decay=weight_decay, num_classes=info.num_classes)
-  del num_replicas
   return model, mentor_metadata
 
 
@@ -210,7 +210,7 @@ def run(config: config_lib.TrainConfig) -> Dict:
                info.num_test, info.num_classes, noise)
 
   with strategy.scope():
-    model, mentor_metadata = build_model(config, info, strategy.num_replicas_in_sync)
+    model, mentor_metadata = build_model(config, info)
     optimizer = build_optimizer(config, steps_per_epoch)
     model.compile(optimizer=optimizer)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -247,7 +247,7 @@ def run(config: config_lib.TrainConfig) -> Dict:
       callbacks_lib.StopAtStep(config.max_number_of_steps), checkpointer, tracker,
       keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
                                   write_graph=False),
-  ] + build_extra_callbacks(config, model, augmentation, steps_per_epoch, chief)
+  ] + build_extra_callbacks(config, augmentation, steps_per_epoch, chief)
   validation = {}
   if config.strategy == "parameter_server":
     evaluate = coordinator_evaluator(config, info, model)

@@ -58,7 +58,7 @@ def train(strategy, config, info, batches):
   """Builds the model under `strategy`, takes len(batches) steps; returns the trained model."""
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
-    model, _ = train_lib.build_model(config, info, strategy.num_replicas_in_sync)
+    model, _ = train_lib.build_model(config, info)
     model.compile(optimizer=train_lib.build_optimizer(config, steps_per_epoch=10))
   dataset = tf.data.Dataset.from_tensors(batches[0])
   for batch in batches[1:]:

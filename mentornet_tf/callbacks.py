@@ -134,6 +134,7 @@ class ResultTracker(keras.callbacks.Callback):
     if self.results["best_accuracy"] is None or \
         self.results.get("final_accuracy", -1) > self.results["best_accuracy"]:
       self.results["best_accuracy"] = self.results.get("final_accuracy")
+      self.results["best_epoch"] = "final"  # no periodic evaluation beat the final one
     self.write()
     return self.results
 

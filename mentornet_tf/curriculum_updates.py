@@ -22,6 +22,7 @@ from mentornet_tf import inspection
 from mentornet_tf import schedules
 from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import mentor_data
+from mentornet_tf.mentor import plots
 from mentornet_tf.mentor import storage
 
 
@@ -143,10 +144,6 @@ class MentorNetUpdater(keras.callbacks.Callback):
 
 
 def _curriculum_image(mentornet, epoch: int) -> None:
-  """The MentorNet's weight surface as a TensorBoard image (best effort: needs matplotlib)."""
-  try:
-    from mentornet_tf.mentor import plots  # pylint: disable=g-import-not-at-top
-    tf.summary.image(f"mentornet/curriculum_epoch_{epoch}",
-                     plots.curriculum_surface_image(mentornet, epoch, 5.0))
-  except (ImportError, AttributeError) as error:  # plots is optional at this layer
-    logging.info("No curriculum image: %s", error)
+  """The MentorNet's weight surface as a TensorBoard image (paper Fig. 4)."""
+  tf.summary.image(f"mentornet/curriculum_epoch_{epoch}",
+                   plots.curriculum_surface_image(mentornet, epoch, 5.0))

@@ -52,13 +52,13 @@ def main(argv):
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   try:
     # Everything that can be checked is checked before the run directory is touched.
-    train_lib.validate(config)
+    info = train_lib.validate(config)
     train_lib.prepare_run_directory(config.train_log_dir)
   except (OSError, ValueError) as error:
     print(f"error: {error}", file=sys.stderr)
     return 2
   _write_flags(config.train_log_dir)
-  results = train_lib.run(config)
+  results = train_lib.run(config, info)
   _print_result(config.mentor.weighting, results, config.train_log_dir)
   if FLAGS.compare_with_fullmodel and config.mentor.weighting != "none":
     import dataclasses  # pylint: disable=g-import-not-at-top

@@ -193,9 +193,12 @@ def coordinator_evaluator(config: config_lib.TrainConfig, info, model):
   return evaluate
 
 
-def run(config: config_lib.TrainConfig) -> Dict:
-  """Trains a StudentNet as `config` says; returns the results dict (also in results.json)."""
-  info = validate(config)
+def run(config: config_lib.TrainConfig, info=None) -> Dict:
+  """Trains a StudentNet as `config` says; returns the results dict (also in results.json).
+
+  `info` is the DatasetInfo from `validate(config)` when the caller already validated.
+  """
+  info = info or validate(config)
   prepare_run_directory(config.train_log_dir)
   with open(os.path.join(config.train_log_dir, "config.json"), "w") as f:
     f.write(config.to_json())

@@ -3,7 +3,7 @@
   sources.py    raw splits (embedded mnist5k / digits, fake, CIFAR via tfds or original TFRecords)
   tfrecords.py  the original TF1 TFRecord format, validated file by file
   noise.py      label corruption keyed by (noise_seed, example id)
-  hashing.py    the stateless per-id hash behind noise and the clean subset
+  (the stateless per-id hash behind noise and the clean subset is mentornet_tf/hashing.py)
   augment.py    the original per-example preprocessing (ResNet, CifarNet, standardization)
   pipeline.py   training / evaluation datasets of the WORKSPACE.md element contract
 """

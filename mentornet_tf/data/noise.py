@@ -17,7 +17,7 @@ from typing import Dict, Union
 import numpy as np
 import tensorflow as tf
 
-from mentornet_tf.data import hashing
+from mentornet_tf import hashing
 
 NOISE_TYPES = ("uniform", "flip", "pairflip")
 

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from mentornet_tf.config import DataConfig
 from mentornet_tf.data import augment
-from mentornet_tf.data import hashing
+from mentornet_tf import hashing
 from mentornet_tf.data import noise
 from mentornet_tf.data import sources
 

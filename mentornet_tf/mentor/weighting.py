@@ -23,6 +23,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import config as config_lib
+from mentornet_tf import hashing
 from mentornet_tf import schedules
 
 WeightingOutput = collections.namedtuple(
@@ -56,16 +57,14 @@ def tf1_percentile(values, q):
 
 
 def example_hash_scores(example_ids, step, seed):
-  """A uniform-looking int64 score per example, a pure function of (seed, step, id).
+  """A uniform int64 score per example, a pure function of (seed, step, id).
 
-  Uses a string hash (FarmHash through `to_hash_bucket_fast`) so the draw for an example does not
-  depend on where it sits in the batch or on which replica or worker holds it.
+  The draw for an example does not depend on where it sits in the batch or on which replica or
+  worker holds it (`mentornet_tf.hashing`, SplitMix64: integer ops only, cheap in the step).
   """
-  keys = tf.strings.join([
-      tf.strings.as_string(tf.cast(seed, tf.int64)),
-      tf.strings.as_string(tf.cast(step, tf.int64)),
-      tf.strings.as_string(tf.cast(example_ids, tf.int64))], separator="/")
-  return tf.strings.to_hash_bucket_fast(keys, 2**62)
+  bits = hashing.bits_from_ids(seed, tf.cast(example_ids, tf.int64),
+                               hashing.STREAM_EXAMPLE_DROPOUT, counter=tf.cast(step, tf.int64))
+  return tf.bitcast(tf.bitwise.right_shift(bits, tf.constant(1, tf.uint64)), tf.int64)  # >= 0
 
 
 def num_kept(batch_size, dropout_rate):
@@ -89,7 +88,7 @@ def example_dropout_mask(scores, dropout_rate, all_scores=None):
   total = tf.size(all_scores)
   keep = num_kept(total, dropout_rate)
   sorted_scores = tf.sort(all_scores)
-  # Scores are distinct with overwhelming probability (62-bit hashes); ties would keep both.
+  # Scores are distinct with overwhelming probability (63-bit hashes); ties would keep both.
   threshold = tf.where(keep > 0, sorted_scores[tf.maximum(keep - 1, 0)], tf.int64.min)
   mask = tf.logical_and(scores <= threshold, keep > 0)
   return tf.cast(mask, tf.float32)

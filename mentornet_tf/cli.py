@@ -1,0 +1,69 @@
+"""The one command-line convention of every `python -m mentornet_tf.<entry>`.
+
+Exit statuses (WORKSPACE.md, "Exit statuses"):
+  0  success.
+  1  the run started and failed (divergence, an error during training), or absl's `--help`.
+  2  bad input: refused before anything was written; one line `error: ...` naming the flag, file
+     or value, printed last, no traceback.
+
+Entry points raise `BadInput` (or `config.ConfigError`, `app.UsageError`) for refused input and
+`RunFailed` for a failure during the run; `run(main)` turns them into the line and the status.
+Anything else is a bug and keeps its traceback.
+"""
+import sys
+from typing import Callable, List, Optional
+
+from absl import app
+from absl import flags
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(ValueError):
+  """Input refused before anything was written; the message names the flag, file or value."""
+
+
+class RunFailed(RuntimeError):
+  """The run started and failed; the message says what and where (e.g. the step)."""
+
+
+def _print_error(message: str) -> None:
+  sys.stdout.flush()
+  print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def _parse_flags(argv: List[str]) -> List[str]:
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:  # unknown flag, bad value, unreadable --flagfile
+    _print_error(str(error))
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def _bad_input_types():
+  from mentornet_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  return (BadInput, config_lib.ConfigError, app.UsageError)
+
+
+def guarded(main: Callable[[List[str]], Optional[int]]) -> Callable[[List[str]], int]:
+  """`main` with the exit-status convention applied to the exceptions it raises."""
+
+  def wrapped(argv: List[str]) -> int:
+    try:
+      status = main(argv)
+    except _bad_input_types() as error:
+      _print_error(str(error))
+      return EXIT_BAD_INPUT
+    except RunFailed as error:
+      _print_error(str(error))
+      return EXIT_FAILURE
+    return EXIT_OK if status is None else int(status)
+
+  return wrapped
+
+
+def run(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str]] = None) -> None:
+  """`absl.app.run` with one-line errors and the exit statuses above (never returns)."""
+  app.run(guarded(main), argv=argv, flags_parser=_parse_flags)

@@ -1,0 +1,68 @@
+"""Bad input to the six entry points: each case ends with the documented exit status (2 = refused
+input, see mentornet_tf/cli.py), one `error:` line last that names the flag, file or value, no
+traceback, and the case directory exactly as it was (nothing written, nothing lost).
+
+The cases live in `bad_input_cases_*.py` (one module per group of entry points); the harness
+(`bad_input_harness.py`) runs all cases of an entry point in one process.
+"""
+import importlib
+import os
+import re
+
+import pytest
+
+import bad_input_harness as harness
+
+CASE_MODULES = ("bad_input_cases_train", "bad_input_cases_evaluate", "bad_input_cases_tools")
+
+
+def _all_cases():
+  cases = []
+  for name in CASE_MODULES:
+    try:
+      module = importlib.import_module(name)
+    except ModuleNotFoundError as error:
+      if error.name != name:
+        raise
+      continue
+    cases.extend(module.CASES)
+  return cases
+
+
+CASES = _all_cases()
+_RESULTS = {}
+
+
+def test_case_ids_are_unique_and_enough():
+  ids = [case.id for case in CASES]
+  assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+  assert len(ids) >= 60, len(ids)
+  assert {case.entry for case in CASES} == set(harness.ENTRIES)
+
+
+@pytest.fixture(scope="session")
+def bad_input_results(tmp_path_factory):
+  def results_for(entry):
+    if entry not in _RESULTS:
+      base = str(tmp_path_factory.mktemp(f"bad_{entry}"))
+      _RESULTS[entry] = harness.run_cases(entry, [c for c in CASES if c.entry == entry], base)
+    return _RESULTS[entry]
+  return results_for
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input(case, bad_input_results):
+  result = bad_input_results(case.entry)[case.id]
+  stderr = result["stderr"]
+  context = f"\n--- stdout ---\n{result['stdout'][-1500:]}\n--- stderr ---\n{stderr[-3000:]}"
+  assert result["status"] == case.status, context
+  assert "Traceback" not in stderr, context
+  lines = [line for line in stderr.splitlines() if line.strip()]
+  assert lines, context
+  assert lines[-1].startswith("error: "), context
+  assert re.search(case.message, lines[-1]), f"{case.message!r} not in the last line{context}"
+  assert result["after"] == result["before"], (
+      f"the case changed its directory: added {sorted(set(result['after']) - set(result['before']))}"
+      f", removed {sorted(set(result['before']) - set(result['after']))}, changed "
+      f"{sorted(k for k in result['before'] if k in result['after'] and result['before'][k] != result['after'][k])}"
+      f"{context}")

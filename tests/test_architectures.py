@@ -41,6 +41,7 @@ def test_rnn_reads_each_sequence_of_the_batch_in_order():
   changed = features.copy()
   changed[40, 0] += 5.0  # row 8 of the second sequence
   out = model(changed).numpy()
+  # Exact: the same rows in a batch of the same shape (same kernels); only row 40's input moved.
   np.testing.assert_array_equal(out[:40], base[:40])  # first sequence and earlier rows unchanged
   assert np.all(np.abs(out[40:] - base[40:]) > 0)  # the row itself and the rows after it change
 

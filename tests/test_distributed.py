@@ -153,6 +153,8 @@ def test_mirrored_steps_equal_single_device_steps(mirrored_results):
   # single-device one up to the rounding of the losses it averages (values around 2, ulp 2.4e-7;
   # measured 1.2e-7).
   first, second = result["moving_average_replicas"]
+  # Exact across the two devices: the MEAN-aggregated assign and the all-reduced update copy one
+  # reduced value to both replicas (the same computation), unlike the single-device comparisons.
   assert first == second
   np.testing.assert_allclose(first, result["moving_average_single"], rtol=0, atol=1e-6)
   assert result["max_replica_spread"] == 0.0
@@ -264,6 +266,10 @@ def test_multi_worker_workers_end_with_identical_weights(multi_worker_run, noisy
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   chief, worker = multi_worker_run["dumps"]
   assert int(chief["step"]) == int(worker["step"]) == NUM_STEPS
+  # Bit-identical on purpose, though two processes: both apply the same all-reduced gradient (a
+  # 2-worker sum is commutative and each chunk's sum is computed once and sent to the other) to
+  # the same weights with the same kernels and shapes on one machine; any difference would be a
+  # synchronisation bug that compounds over steps, which a tolerance would hide.
   for a, b in zip(_student(chief), _student(worker)):
     np.testing.assert_array_equal(a, b)
   assert float(chief["moving_average"]) == float(worker["moving_average"])

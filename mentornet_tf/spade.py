@@ -10,11 +10,39 @@ with v a constant (stop-gradient) and the MentorNet frozen. Runs per replica und
 the division by the GLOBAL batch size makes the summed replica gradients equal the single-device
 gradient (stack.md).
 """
+import re
+from typing import Dict, Optional
+
 import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import students
 from mentornet_tf.mentor import weighting as weighting_lib
+
+
+DIVERGENCE_MARKER = "mentornet_tf: non-finite training step"
+_DIVERGENCE_FIELDS = ("step", "loss", "gradient_norm", "v_min", "v_max")
+
+
+def parse_divergence(message: str) -> Optional[Dict[str, float]]:
+  """The values of a failed finiteness check from its error message, or None if it is not one.
+
+  The check is a `tf.debugging.Assert` whose data list is the marker then (name, value) pairs;
+  TensorFlow prints each as `[item]`.
+  """
+  if DIVERGENCE_MARKER not in message:
+    return None
+  found = {}
+  for name in _DIVERGENCE_FIELDS:
+    match = re.search(rf"\[{name}\]\s*\[([^\]]*)\]", message)
+    if match:
+      try:
+        found[name] = float(match.group(1))
+      except ValueError:
+        pass
+  if "step" in found:
+    found["step"] = int(found["step"])
+  return found
 
 
 class Latest(keras.metrics.Metric):
@@ -60,7 +88,7 @@ class SpadeModel(keras.Model):
         "percentile_loss": Latest("percentile_loss"),
         "loss_moving_percentile": Latest("loss_moving_percentile"),
         "dropout_rate": Latest("dropout_rate"), "epoch_step": Latest("epoch_step"),
-        "learning_rate": Latest("learning_rate"),
+        "learning_rate": Latest("learning_rate"), "gradient_norm": Latest("gradient_norm"),
         "data_util": mean("data_util"), "batch_sum_v": mean("batch_sum_v"),
         "accuracy_noisy": mean("accuracy_noisy"), "accuracy_clean": mean("accuracy_clean"),
         "memorized": mean("memorized"),
@@ -117,11 +145,38 @@ class SpadeModel(keras.Model):
       total_loss = weighted_loss + decay
     variables = self.student.trainable_variables  # never the MentorNet's
     gradients = tape.gradient(total_loss, variables)
+    gradient_norm = tf.linalg.global_norm(gradients)
+    gradients = self._check_finite(gradients, total_loss, gradient_norm, weights)
     learning_rate = self._current_learning_rate()
     self.optimizer.apply_gradients(zip(gradients, variables))
+    self.train_trackers["gradient_norm"].update_state(gradient_norm)
     self._update_train_trackers(per_example_loss, weights, logits, labels, clean_labels, out,
                                 decay, learning_rate)
     return {name: tracker.result() for name, tracker in self.train_trackers.items()}
+
+  def _check_finite(self, gradients, total_loss, gradient_norm, weights):
+    """Stops the step before any variable update when the loss, gradients or v are not finite.
+
+    An in-graph assertion (no host round trip): the error reaches `fit` with the step and the
+    values (`parse_divergence`), and because the gradients depend on it, the optimizer never
+    applies a non-finite update, so the weights and the newest checkpoint stay finite. Replicas
+    agree on the outcome (a MIN all-reduce of the flag) so that none waits alone in a collective.
+    """
+    finite = tf.logical_and(
+        tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(gradient_norm)),
+        tf.reduce_all(tf.math.is_finite(weights)))
+    replica_context = tf.distribute.get_replica_context()
+    if replica_context is not None and replica_context.num_replicas_in_sync > 1:
+      finite = replica_context.all_reduce(tf.distribute.ReduceOp.MIN,
+                                          tf.cast(finite, tf.float32)) > 0.5
+    check = tf.debugging.Assert(finite, [
+        DIVERGENCE_MARKER, "step", self.optimizer.iterations + 1, "loss", total_loss,
+        "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",
+        tf.reduce_max(weights)], summarize=1)
+    with tf.control_dependencies([check]):
+      return [tf.IndexedSlices(tf.identity(g.values), g.indices, g.dense_shape)
+              if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
+              for g in gradients]
 
   def _update_train_trackers(self, per_example_loss, weights, logits, labels, clean_labels, out,
                              decay, learning_rate):

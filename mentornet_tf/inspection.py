@@ -64,33 +64,78 @@ def write_weights(path: str, records: Dict[str, np.ndarray]) -> None:
   os.replace(tmp, path)
 
 
+_INTEGER_COLUMNS = ("id", "noisy_label", "clean_label", "prediction")
+
+
 def read_weights(path: str) -> Dict[str, np.ndarray]:
-  """Reads a file written by `write_weights`; errors name the file."""
+  """Reads a file written by `write_weights`; errors name the file (and the line).
+
+  The columns are found by the header's names (any order, extra columns ignored). loss and weight
+  may be `nan` (a diverged run exports NaN weights; `detection_report` counts them); the other
+  columns must be integers.
+
+  Raises:
+    FileNotFoundError: the file cannot be read.
+    ValueError: not a weight export (missing columns, not UTF-8 text) or a malformed row.
+  """
   try:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
       rows = list(csv.reader(f))
+  except UnicodeDecodeError as error:
+    raise ValueError(f"{path!r} is not a weight export: not UTF-8 text ({error.reason} at byte "
+                     f"{error.start})") from None
+  except csv.Error as error:
+    raise ValueError(f"{path!r} is not a weight export: {error}") from None
   except OSError as error:
-    raise FileNotFoundError(f"cannot read weight export {path!r}: {error}") from None
-  if not rows or tuple(rows[0]) != COLUMNS:
-    raise ValueError(f"{path!r} is not a weight export (expected header {','.join(COLUMNS)})")
-  data = np.array(rows[1:], dtype=np.float64).reshape(-1, len(COLUMNS))
+    raise FileNotFoundError(f"cannot read weight export {path!r}: {error.strerror or error}") \
+        from None
+  if not rows:
+    raise ValueError(f"{path!r} is not a weight export: the file is empty (expected the header "
+                     f"{','.join(COLUMNS)})")
+  header = [name.strip() for name in rows[0]]
+  missing = [name for name in COLUMNS if name not in header]
+  if missing:
+    raise ValueError(f"{path!r} is not a weight export: missing column(s) {','.join(missing)} "
+                     f"(expected the header {','.join(COLUMNS)}, found {','.join(header)})")
+  index = {name: header.index(name) for name in COLUMNS}
+  data = np.zeros([len(rows) - 1, len(COLUMNS)], np.float64)
+  for number, row in enumerate(rows[1:], start=2):
+    if len(row) != len(header):
+      raise ValueError(f"{path}:{number}: expected {len(header)} fields, got {len(row)}: "
+                       f"{','.join(row)!r}")
+    for column, name in enumerate(COLUMNS):
+      text = row[index[name]].strip()
+      try:
+        value = int(text) if name in _INTEGER_COLUMNS else float(text)
+      except ValueError:
+        kind = "an integer" if name in _INTEGER_COLUMNS else "a number"
+        raise ValueError(f"{path}:{number}: {name} {text!r} is not {kind}") from None
+      data[number - 2, column] = value
   return {name: data[:, i] for i, name in enumerate(COLUMNS)}
 
 
+def _mean(values: np.ndarray) -> float:
+  finite = values[~np.isnan(values)]
+  return float(finite.mean()) if finite.size else float("nan")
+
+
 def detection_report(records: Dict[str, np.ndarray], threshold: float = 0.5) -> Dict[str, float]:
-  """How well `weight < threshold` finds the corrupted examples (clean labels known)."""
+  """How well `weight < threshold` finds the corrupted examples (clean labels known).
+
+  A NaN weight is neither flagged nor kept: it is counted in `num_nan_weight` and left out of the
+  means.
+  """
   corrupted = records["noisy_label"] != records["clean_label"]
-  flagged = records["weight"] < threshold
+  weight = records["weight"]
+  flagged = weight < threshold  # False for NaN
   true_positive = float(np.sum(flagged & corrupted))
   return {
       "num_examples": int(corrupted.size), "num_corrupted": int(corrupted.sum()),
-      "num_flagged": int(flagged.sum()),
+      "num_flagged": int(flagged.sum()), "num_nan_weight": int(np.isnan(weight).sum()),
       "precision": true_positive / max(1, int(flagged.sum())),
       "recall": true_positive / max(1, int(corrupted.sum())),
-      "mean_weight_clean": float(records["weight"][~corrupted].mean()) if (~corrupted).any()
-                           else float("nan"),
-      "mean_weight_corrupted": float(records["weight"][corrupted].mean()) if corrupted.any()
-                               else float("nan"),
+      "mean_weight_clean": _mean(weight[~corrupted]),
+      "mean_weight_corrupted": _mean(weight[corrupted]),
   }
 
 

@@ -6,14 +6,24 @@ r"""Lists the training examples a run's curriculum judges mislabelled (v below a
 Prints one line per flagged example (id, weight, loss, given label, prediction), lowest weight
 first, and, because the pipeline knows the clean labels of a synthetic corruption, how precise and
 complete the list is. With real noisy data the clean label is unknown and those numbers are moot.
+
+Examples whose weight is NaN (a run whose MentorNet or loss went non-finite) are neither flagged
+nor silently dropped: they are counted in the summary line (and on stderr) and listed first with
+weight `nan`.
+
+Exit status (mentornet_tf/cli.py): 0 with the list; 2 for bad flags or an unreadable or malformed
+export (one `error:` line naming the CSV, and the line for a malformed row).
 """
 import json
+import math
+import os
 import sys
 
 import mentornet_tf  # noqa: F401
-from absl import app
 from absl import flags
+import numpy as np
 
+from mentornet_tf import cli
 from mentornet_tf import inspection
 
 _TRAIN_LOG_DIR = flags.DEFINE_string("train_log_dir", "", "Run directory trained with "
@@ -23,31 +33,57 @@ _THRESHOLD = flags.DEFINE_float("threshold", 0.5, "Examples with v below this ar
 _LIMIT = flags.DEFINE_integer("limit", 50, "Print at most this many examples (0 = all).")
 
 
-def main(argv):
-  del argv
+def _validate_flags():
   if not _TRAIN_LOG_DIR.value:
-    print("error: --train_log_dir is required", file=sys.stderr)
-    return 2
+    raise cli.BadInput("--train_log_dir is required: a run directory trained with "
+                       "--export_weights")
+  if not os.path.isdir(_TRAIN_LOG_DIR.value):
+    raise cli.BadInput(f"--train_log_dir={_TRAIN_LOG_DIR.value!r} is not a directory")
+  if _EPOCH.value is not None and _EPOCH.value < 1:
+    raise cli.BadInput(f"--epoch={_EPOCH.value} is invalid: exports are numbered from epoch 1")
+  if not math.isfinite(_THRESHOLD.value):
+    raise cli.BadInput(f"--threshold={_THRESHOLD.value} is invalid: must be a finite number "
+                       "(weights lie in [0, 1])")
+  if _LIMIT.value < 0:
+    raise cli.BadInput(f"--limit={_LIMIT.value} is invalid: must be >= 0 (0 = all)")
+
+
+def _row(records, i):
+  return (f"{int(records['id'][i])}\t{records['weight'][i]:.4f}\t{records['loss'][i]:.4f}\t"
+          f"{int(records['noisy_label'][i])}\t{int(records['prediction'][i])}\t"
+          f"{int(records['clean_label'][i])}")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
+  _validate_flags()
   try:
     path = inspection.latest_export(_TRAIN_LOG_DIR.value, _EPOCH.value)
     records = inspection.read_weights(path)
   except (OSError, ValueError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
-  flagged = records["weight"] < _THRESHOLD.value
-  order = [i for i in records["weight"].argsort() if flagged[i]]
+    raise cli.BadInput(str(error)) from None
+  threshold = _THRESHOLD.value
+  weight = records["weight"]
+  nan = np.isnan(weight)
+  flagged = weight < threshold  # False for NaN: those are reported on their own
+  order = [int(i) for i in np.flatnonzero(nan)] + [int(i) for i in weight.argsort(kind="stable")
+                                                   if flagged[i]]
   if _LIMIT.value:
     order = order[:_LIMIT.value]
-  print(f"# {path}: {int(flagged.sum())} of {flagged.size} examples have v < {_THRESHOLD.value}")
+  summary = f"# {path}: {int(flagged.sum())} of {flagged.size} examples have v < {threshold}"
+  if nan.any():
+    summary += f"; {int(nan.sum())} have a NaN weight (listed first)"
+    print(f"warning: {path}: {int(nan.sum())} of {nan.size} examples have a NaN weight (the run "
+          "may have diverged); they are listed first", file=sys.stderr)
+  print(summary)
   print("id\tweight\tloss\tgiven_label\tprediction\tclean_label")
   for i in order:
-    print(f"{int(records['id'][i])}\t{records['weight'][i]:.4f}\t{records['loss'][i]:.4f}\t"
-          f"{int(records['noisy_label'][i])}\t{int(records['prediction'][i])}\t"
-          f"{int(records['clean_label'][i])}")
+    print(_row(records, i))
   print("# detection against the known clean labels: " +
-        json.dumps(inspection.detection_report(records, _THRESHOLD.value), sort_keys=True))
+        json.dumps(inspection.detection_report(records, threshold), sort_keys=True))
   return 0
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -10,7 +10,18 @@ runs by (dataset, noise fraction, method). The method is derived from the run's 
 the paper's Step 6) and `curriculum`. Runs whose configurations differ in anything other than the
 seeds and the run directory are never averaged together: they form separate rows, told apart by
 their run-name prefix (the directory name without its `_seed<S>` suffix). Unfinished runs
-(results.json without `final_accuracy`) are skipped and reported on stderr.
+(results.json without `final_accuracy`, or `"status": "running"`) are skipped and reported on
+stderr, and so is a malformed run (unreadable JSON, or a field of the wrong type), with the
+reason; the table is made of the others.
+
+Diverged runs (`"status": "diverged"` in results.json, written by the train entry when a loss,
+gradient or weight became non-finite) are never averaged as a number: the accuracy cells average
+the finished runs only and say how many diverged (`0.9100 ± 0.0141; diverged 1 of 3`, or
+`diverged (3 of 3)` when none finished), and the seeds column marks the diverged seeds. A
+results.json without `status` is an older run: finished when it has `final_accuracy`.
+
+Exit status (mentornet_tf/cli.py): 0 with a table; 2 when no run could be tabulated or
+`--output` cannot be written (one `error:` line, nothing written).
 
 No TensorFlow import: the table is instant.
 """
@@ -24,27 +35,41 @@ import re
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from absl import flags
+
+from mentornet_tf import cli
+
 # Fields that may differ between the runs of one row (the seeds and where the run was written).
 _PER_RUN_FIELDS = ("seed", "train_log_dir", "verbose", "data.noise_seed")
 _METHOD_ORDER = ("FullModel", "MentorNet PD", "MentorNet DD")
 
 
+FINISHED = "finished"
+DIVERGED = "diverged"
+RUNNING = "running"
+
+
 class ResultsError(ValueError):
-  """A run directory cannot be read (the message names the file)."""
+  """A run directory cannot be read or is malformed (the message names the file and field)."""
 
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-  """One finished run: what it was and what it reached."""
+  """One finished or diverged run: what it was and what it reached."""
   path: str              # the run directory
   name: str              # run-name prefix: directory basename without `_seed<S>`
   dataset: str
   noise_fraction: float
   method: str
   seed: int
-  final_accuracy: float
-  best_accuracy: float
+  final_accuracy: Optional[float]   # None for a diverged run
+  best_accuracy: Optional[float]    # None for a diverged run
   signature: str         # JSON of the config without the per-run fields
+  status: str = FINISHED  # FINISHED or DIVERGED
+
+  @property
+  def diverged(self) -> bool:
+    return self.status == DIVERGED
 
 
 def _flatten(config: Dict, prefix: str = "") -> Dict:
@@ -69,12 +94,19 @@ def method_name(mentor: Dict) -> str:
     'curriculum self_paced'.
   """
   weighting = mentor.get("weighting", "none")
+  if not isinstance(weighting, str):
+    raise ValueError(f"mentor.weighting must be a string, not {weighting!r}")
   if weighting == "none":
     return "FullModel"
   if weighting == "curriculum":
     return f"curriculum {mentor.get('curriculum', '?')}"
-  directory = str(mentor.get("trained_mentornet_dir", "")).rstrip("/")
-  updates = [int(e) for e in mentor.get("update_mentornet_epochs", []) or []]
+  directory = mentor.get("trained_mentornet_dir") or ""
+  if not isinstance(directory, str):
+    raise ValueError(f"mentor.trained_mentornet_dir must be a string, not {directory!r}")
+  directory = directory.rstrip("/")
+  updates = mentor.get("update_mentornet_epochs") or []
+  if not isinstance(updates, list) or not all(_is_int(e) for e in updates):
+    raise ValueError(f"mentor.update_mentornet_epochs must be a list of integers, not {updates!r}")
   if not directory:
     if not updates:
       return "MentorNet (untrained)"
@@ -93,35 +125,78 @@ def _run_name(path: str) -> str:
   return re.sub(r"_seed\d+$", "", os.path.basename(os.path.normpath(path)))
 
 
+def _is_int(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value, where: str, allow_none: bool = False) -> Optional[float]:
+  """A JSON number as float; ResultsError naming `where` for any other type or a non-finite one."""
+  if value is None and allow_none:
+    return None
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    raise ResultsError(f"{where} must be a finite number, not {value!r}")
+  return float(value)
+
+
+def _read_json_object(path: str) -> Dict:
+  try:
+    with open(path, encoding="utf-8") as f:
+      value = json.load(f)
+  except (OSError, ValueError) as error:  # ValueError: bad JSON or bad UTF-8
+    raise ResultsError(f"cannot read {path}: {error}") from None
+  if not isinstance(value, dict):
+    raise ResultsError(f"{path} must hold a JSON object, not {type(value).__name__}")
+  return value
+
+
 def read_run(run_dir: str) -> Optional[RunResult]:
-  """Reads one run directory; None when the run has not finished.
+  """Reads one run directory; None when the run has not finished (nor diverged).
 
   Raises:
-    ResultsError: results.json or config.json is missing or not JSON.
+    ResultsError: results.json or config.json is missing, not JSON, or holds a field of the wrong
+      type (the message names the file and the field).
   """
   results_path = os.path.join(run_dir, "results.json")
   config_path = os.path.join(run_dir, "config.json")
-  loaded = []
-  for path in (results_path, config_path):
-    try:
-      with open(path) as f:
-        loaded.append(json.load(f))
-    except (OSError, ValueError) as error:
-      raise ResultsError(f"cannot read {path}: {error}") from None
-  results, config = loaded
-  if results.get("final_accuracy") is None:
+  results = _read_json_object(results_path)
+  status = results.get("status")
+  if status not in (None, FINISHED, DIVERGED, RUNNING):
+    raise ResultsError(f"{results_path}: status must be one of {FINISHED!r}, {DIVERGED!r}, "
+                       f"{RUNNING!r}, not {status!r}")
+  if status == RUNNING or (status is None and results.get("final_accuracy") is None):
     return None
+  if status is None:
+    status = FINISHED  # an older run: no status field, finished with a final accuracy
+  final = best = None
+  if status == FINISHED:
+    final = _number(results.get("final_accuracy"), f"{results_path}: final_accuracy")
+    best = _number(results.get("best_accuracy"), f"{results_path}: best_accuracy",
+                   allow_none=True)
+    best = final if best is None else best
+  config = _read_json_object(config_path)
+  for section in ("data", "mentor"):
+    if not isinstance(config.get(section, {}), dict):
+      raise ResultsError(f"{config_path}: {section} must be a JSON object, not "
+                         f"{config[section]!r}")
   flat = _flatten(config)
   signature = json.dumps({k: v for k, v in flat.items() if k not in _PER_RUN_FIELDS},
                          sort_keys=True)
-  best = results.get("best_accuracy")
+  dataset = flat.get("data.dataset_name", "?")
+  if not isinstance(dataset, str):
+    raise ResultsError(f"{config_path}: data.dataset_name must be a string, not {dataset!r}")
+  noise = flat.get("data.noise_fraction")
+  noise = float("nan") if noise is None else _number(noise, f"{config_path}: data.noise_fraction")
+  seed = flat.get("seed", -1)
+  if not _is_int(seed):
+    raise ResultsError(f"{config_path}: seed must be an integer, not {seed!r}")
+  try:
+    method = method_name(config.get("mentor", {}))
+  except ValueError as error:
+    raise ResultsError(f"{config_path}: {error}") from None
   return RunResult(
-      path=run_dir, name=_run_name(run_dir), dataset=str(flat.get("data.dataset_name", "?")),
-      noise_fraction=float(flat.get("data.noise_fraction", float("nan"))),
-      method=method_name(config.get("mentor", {})), seed=int(flat.get("seed", -1)),
-      final_accuracy=float(results["final_accuracy"]),
-      best_accuracy=float(best if best is not None else results["final_accuracy"]),
-      signature=signature)
+      path=run_dir, name=_run_name(run_dir), dataset=dataset, noise_fraction=noise,
+      method=method, seed=seed, final_accuracy=final, best_accuracy=best, signature=signature,
+      status=status)
 
 
 def find_run_dirs(patterns: Iterable[str]) -> List[str]:
@@ -139,7 +214,7 @@ def find_run_dirs(patterns: Iterable[str]) -> List[str]:
 
 
 def load_runs(patterns: Iterable[str], log=sys.stderr) -> List[RunResult]:
-  """Every finished run under the patterns; unfinished or unreadable ones are named on `log`."""
+  """Every finished or diverged run under the patterns; the others are named on `log`."""
   runs = []
   for run_dir in find_run_dirs(patterns):
     try:
@@ -150,6 +225,8 @@ def load_runs(patterns: Iterable[str], log=sys.stderr) -> List[RunResult]:
     if run is None:
       print(f"skipped: {run_dir} has not finished (no final_accuracy)", file=log)
       continue
+    if run.diverged:
+      print(f"diverged: {run_dir} (shown as diverged, not averaged)", file=log)
     runs.append(run)
   return runs
 
@@ -166,6 +243,16 @@ def mean_sd(values: Sequence[float]) -> Tuple[float, float]:
 def _format(values: Sequence[float]) -> str:
   mean, sd = mean_sd(values)
   return f"{mean:.4f}" if math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
+
+
+def _format_cell(members: Sequence[RunResult], field: str) -> str:
+  """mean ± sd of `field` over the finished members, and how many diverged (never averaged)."""
+  values = [getattr(run, field) for run in members if not run.diverged]
+  diverged = sum(run.diverged for run in members)
+  if not values:
+    return f"diverged ({diverged} of {len(members)})"
+  text = _format(values)
+  return f"{text}; diverged {diverged} of {len(members)}" if diverged else text
 
 
 def _method_rank(method: str) -> Tuple[int, str]:
@@ -204,38 +291,59 @@ def format_table(runs: Sequence[RunResult]) -> str:
     if label:
       method = f"{method} [{label}]"
     names = ",".join(sorted({run.name for run in members}))
-    seeds = ",".join(str(run.seed) for run in members)
+    seeds = ",".join(f"{run.seed} (diverged)" if run.diverged else str(run.seed)
+                     for run in members)
     lines.append(
-        f"| {dataset} | {noise:.0%} | {method} | {_format([r.final_accuracy for r in members])} "
-        f"| {_format([r.best_accuracy for r in members])} | {len(members)} | {seeds} | {names} |")
+        f"| {dataset} | {noise:.0%} | {method} | {_format_cell(members, 'final_accuracy')} "
+        f"| {_format_cell(members, 'best_accuracy')} | {len(members)} | {seeds} | {names} |")
   return "\n".join(lines) + "\n"
 
 
+def write_output(path: str, text: str) -> None:
+  """Writes `text` to `path` atomically; cli.BadInput naming --output if it cannot."""
+  directory = os.path.dirname(os.path.abspath(path))
+  if os.path.isdir(path):
+    raise cli.BadInput(f"--output={path!r} is a directory; give a file name")
+  if not os.path.isdir(directory):
+    raise cli.BadInput(f"--output={path!r} cannot be written: its directory {directory!r} does "
+                       "not exist or is not a directory")
+  tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+  try:
+    with open(tmp, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except OSError as error:
+    raise cli.BadInput(f"--output={path!r} cannot be written: {error.strerror or error}") from None
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
 def main(argv):
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  del argv
-  patterns = flags.FLAGS.runs
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
+  patterns = _RUNS.value
+  if not patterns or not all(patterns):
+    raise cli.BadInput(f"--runs={patterns!r} is invalid: give one or more globs of run "
+                       "directories")
   runs = load_runs(patterns)
   if not runs:
-    print(f"error: no finished run (results.json with final_accuracy) under --runs={patterns}",
-          file=sys.stderr)
-    return 1
+    found = len(find_run_dirs(patterns))
+    why = (f"{found} run director{'y' if found == 1 else 'ies'} found, none finished or diverged "
+           "(reasons above)" if found else "no results.json under these globs")
+    raise cli.BadInput(f"--runs={patterns}: no finished or diverged run to tabulate ({why})")
   table = format_table(runs)
+  if _OUTPUT.value:
+    write_output(_OUTPUT.value, table)
   print(table, end="")
-  if flags.FLAGS.output:
-    with open(flags.FLAGS.output, "w") as f:
-      f.write(table)
   return 0
 
 
-def _define_flags():
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_multi_string("runs", ["runs/grid/*"], "Glob(s) of run directories (each holding "
-                            "results.json and config.json), or of directories holding them.")
-  flags.DEFINE_string("output", "", "Also write the table to this file.")
+_RUNS = flags.DEFINE_multi_string(
+    "runs", ["runs/grid/*"], "Glob(s) of run directories (each holding results.json and "
+    "config.json), or of directories holding them.")
+_OUTPUT = flags.DEFINE_string("output", "", "Also write the table to this file.")
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
-  _define_flags()
-  app.run(main)
+  cli.run(main)

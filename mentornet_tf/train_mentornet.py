@@ -12,8 +12,17 @@ generated in memory (mentor_data.py) and learned at once (learning.py). Flags ke
 names; --vstar_gamma is really applied (the original ignored it). The output directory is written
 by `storage.save_mentornet`, with the curriculum, its hyper-parameters, the command and the test
 metrics in mentornet.json. The test MSE is printed as the last line: `test_mse=<value>`.
+
+Everything that can be checked is checked before the first step: the flags, the StudentNet dump
+(read and split: a missing file or a malformed line is one message naming the file and line),
+--init_mentornet_dir (loaded), and that --train_dir can be written (an existing directory must be
+empty or hold an earlier MentorNet save); the check leaves nothing behind. Exit status
+(mentornet_tf/cli.py): 0 done; 2 refused input (one `error:` line, nothing written); 1 when
+learning or the final save fails.
 """
 import dataclasses
+import math
+import os
 import sys
 
 import mentornet_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
@@ -22,6 +31,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from mentornet_tf import cli
 from mentornet_tf.mentor import curricula
 from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import mentor_data
@@ -84,8 +94,13 @@ def curriculum_hparams(curriculum: curricula.Curriculum) -> dict:
     if name not in curriculum.default_hparams:
       raise _usage(flag, value, f"--vstar_fn={curriculum.name} has no {name} (it takes "
                    f"{sorted(curriculum.default_hparams) or 'no hyper-parameters'})")
+    if not math.isfinite(value):
+      raise _usage(flag, value, "must be a finite number")
     hparams[name] = value
-  return curriculum.hparams(**hparams)
+  try:
+    return curriculum.hparams(**hparams)
+  except ValueError as error:
+    raise app.UsageError(str(error)) from None
 
 
 def learn_config_from_flags() -> learning.LearnConfig:
@@ -109,8 +124,22 @@ def _data(curriculum):
       if getattr(FLAGS, flag) is not None:
         raise _usage(flag, getattr(FLAGS, flag), f"--vstar_fn={DATA_DRIVEN} takes no curriculum "
                      "hyper-parameters")
-    rows = mentor_data.read_student_dump(FLAGS.input_csv_filename, keep=FLAGS.dump_keep)
+    path = FLAGS.input_csv_filename
+    if os.path.isdir(path):
+      raise _usage("input_csv_filename", path, "is a directory, not a StudentNet dump file")
+    try:
+      rows = mentor_data.read_student_dump(path, keep=FLAGS.dump_keep)
+    except FileNotFoundError:
+      raise _usage("input_csv_filename", path, "no such StudentNet dump file") from None
+    except OSError as error:
+      raise _usage("input_csv_filename", path, f"cannot be read ({error.strerror or error})") \
+          from None
+    except ValueError as error:  # names the file and the line
+      raise cli.BadInput(f"--input_csv_filename: {error}") from None
     train, test = mentor_data.generate_data_driven(rows, FLAGS.percentile, seed=FLAGS.seed)
+    if len(train) == 0 or len(test) == 0:
+      raise _usage("input_csv_filename", path, f"{len(rows)} example(s) kept from the dump: too "
+                   "few to split into a training and a test part (give at least 3)")
     description = {"source": DATA_DRIVEN, "input_csv_filename": FLAGS.input_csv_filename,
                    "percentile": FLAGS.percentile, "dump_keep": FLAGS.dump_keep,
                    "dump_rows": len(rows),
@@ -124,11 +153,61 @@ def _data(curriculum):
   return train, test, hparams, {"source": "predefined", "sample_size": FLAGS.sample_size}
 
 
+def _one_line(error) -> str:
+  text = " ".join(str(error).split())
+  return text if len(text) <= 400 else text[:400] + " ..."
+
+
+def _load_error_types():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  types = (OSError, ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError)
+  load_error = getattr(storage, "MentorNetLoadError", None)  # once storage defines it
+  return types + ((load_error,) if isinstance(load_error, type) else ())
+
+
+def load_initial_mentornet(path):
+  """The MentorNet to continue from; UsageError naming --init_mentornet_dir if it is unusable."""
+  try:
+    model, _ = storage.load_mentornet(path)
+  except _load_error_types() as error:
+    raise _usage("init_mentornet_dir", path,
+                 f"no loadable MentorNet there ({_one_line(error)})") from None
+  return model
+
+
+def check_train_dir(directory):
+  """Refuses a --train_dir that `storage.save_mentornet` could not write; creates nothing.
+
+  The save writes a temporary sibling and renames it into place, so the parent (or the nearest
+  existing ancestor, whose missing children are created) must be a writable directory, and an
+  existing --train_dir must be a directory that is empty or holds an earlier MentorNet save.
+  """
+  path = os.path.abspath(directory)
+  if os.path.exists(path):
+    if not os.path.isdir(path):
+      raise _usage("train_dir", directory, "exists and is not a directory")
+    if os.listdir(path) and not os.path.exists(os.path.join(path, storage.METADATA_FILE)):
+      raise _usage("train_dir", directory, "exists and holds something other than a MentorNet "
+                   f"save (no {storage.METADATA_FILE}); give a new or an empty directory")
+  ancestor = os.path.dirname(path)
+  while not os.path.exists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    raise _usage("train_dir", directory, f"cannot be created: {ancestor} is not a directory")
+  if not os.access(ancestor, os.W_OK | os.X_OK):
+    raise _usage("train_dir", directory, f"is not writable: {ancestor} is not writable")
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   if not FLAGS.train_dir:
     raise _usage("train_dir", FLAGS.train_dir, "an output directory is required")
+  check_train_dir(FLAGS.train_dir)
+  if not math.isfinite(FLAGS.learning_rate):
+    raise _usage("learning_rate", FLAGS.learning_rate, "must be a finite number > 0")
+  if FLAGS.seed < 0:
+    raise _usage("seed", FLAGS.seed, "must be >= 0")
   if FLAGS.vstar_fn != DATA_DRIVEN and FLAGS.vstar_fn not in curricula.CURRICULA:
     raise _usage("vstar_fn", FLAGS.vstar_fn,
                  f"choose one of {', '.join(curricula.CURRICULA)}, {DATA_DRIVEN}")
@@ -142,15 +221,19 @@ def main(argv):
     raise _usage("num_lstm_units", FLAGS.num_lstm_units, "must be a positive integer") from None
   config = learn_config_from_flags()
   curriculum = None if FLAGS.vstar_fn == DATA_DRIVEN else curricula.get(FLAGS.vstar_fn)
-  train, test, hparams, data_description = _data(curriculum)
   if config.mode == "explicit" and (curriculum is None or curriculum.regularizer_fn is None):
     raise _usage("training_mode", "explicit", f"--vstar_fn={FLAGS.vstar_fn} has no known G")
+  train, test, hparams, data_description = _data(curriculum)
+  initial_model = None
+  if FLAGS.init_mentornet_dir:
+    initial_model = load_initial_mentornet(FLAGS.init_mentornet_dir)
 
   best = None
   for restart in range(FLAGS.restarts):
     initial = None
-    if FLAGS.init_mentornet_dir:
-      initial, _ = storage.load_mentornet(FLAGS.init_mentornet_dir)
+    if FLAGS.init_mentornet_dir:  # a fresh copy for each restart
+      initial = initial_model if restart == 0 else load_initial_mentornet(
+          FLAGS.init_mentornet_dir)
     run_config = dataclasses.replace(config, seed=FLAGS.seed + restart)
     model, metrics = learning.learn_mentornet(
         train, test, run_config, mentornet_config if initial is None else None, curriculum,
@@ -179,10 +262,14 @@ def main(argv):
       "train_rows": len(train),
       "test_rows": len(test),
   }
-  storage.save_mentornet(model, FLAGS.train_dir, metadata)
+  try:
+    storage.save_mentornet(model, FLAGS.train_dir, metadata)
+  except (OSError, ValueError) as error:
+    raise cli.RunFailed(f"learning finished but --train_dir={FLAGS.train_dir!r} could not be "
+                        f"written: {_one_line(error)}") from None
   print(f"wrote {FLAGS.train_dir} (seed {seed}, {metrics['loss']}, {metrics['steps']} steps)")
   print(f"test_mse={metrics['test_mse']:.6g}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -15,7 +15,15 @@ a learned MentorNet with its target). Writes into --output_dir:
                            --objective_epoch, next to Huber, log-sum, self-paced and Lorentzian.
 The original (`visualizer.py`) used --loss_bound=5 for MentorNet PD and 15 for DD, and saved
 its figures in the model directory; here the output directory is explicit.
+
+All or nothing: every flag, the MentorNet (loaded, its weights finite) and the output directory
+are checked first, every figure is rendered in memory, and only then are the files written (each
+through a temporary name, removed again if any write fails), so a refused or failed run leaves no
+partial PNGs. Exit status (mentornet_tf/cli.py): 0 done; 2 refused input, one `error:` line
+naming the flag and value, nothing written.
 """
+import io
+import math
 import os
 
 import mentornet_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is imported)
@@ -25,6 +33,7 @@ from absl import flags
 import numpy as np
 from PIL import Image
 
+from mentornet_tf import cli
 from mentornet_tf.mentor import curricula
 from mentornet_tf.mentor import plots
 from mentornet_tf.mentor import storage
@@ -38,7 +47,7 @@ flags.DEFINE_float("loss_bound", 15.0, "Loss axis [0, B]; loss_diff axis [-B, B]
 flags.DEFINE_list("epoch_ranges", "0,10,20,30,40,50,60,70,80,90,99",
                   "Epoch percentages (0..99) to draw, one PNG each.")
 flags.DEFINE_enum("style", "surface", list(plots.STYLES), "3-D surface (Fig. 4) or heat map.")
-flags.DEFINE_integer("resolution", 60, "Grid points per axis of each surface.")
+flags.DEFINE_integer("resolution", 60, "Grid points per axis of each surface (2..1000).")
 flags.DEFINE_float("label", 0.0, "The label feature (the original always feeds 0).")
 flags.DEFINE_float("objective_moving_average", 2.0, "Loss moving average l_pt that loss_diff is "
                    "computed against for robust_objective.png.")
@@ -68,6 +77,58 @@ def parse_epochs(values):
   return epochs
 
 
+MAX_RESOLUTION = 1000
+
+
+def _finite(flag, value, requirement="must be a finite number"):
+  if value is None or not math.isfinite(value):
+    raise _usage(flag, value, requirement)
+
+
+def validate_flags():
+  """Checks every flag that needs no file; returns (epochs, objective loss bound)."""
+  if not FLAGS.output_dir:
+    raise _usage("output_dir", FLAGS.output_dir, "an output directory is required")
+  if not (math.isfinite(FLAGS.loss_bound) and FLAGS.loss_bound > 0):
+    raise _usage("loss_bound", FLAGS.loss_bound, "must be a finite number > 0")
+  objective_bound = FLAGS.objective_loss_bound
+  if objective_bound is None:
+    objective_bound = FLAGS.loss_bound
+  elif not (math.isfinite(objective_bound) and objective_bound > 0):
+    raise _usage("objective_loss_bound", objective_bound, "must be a finite number > 0")
+  if not 2 <= FLAGS.resolution <= MAX_RESOLUTION:
+    raise _usage("resolution", FLAGS.resolution, f"must lie in [2, {MAX_RESOLUTION}]")
+  _finite("label", FLAGS.label)
+  _finite("objective_moving_average", FLAGS.objective_moving_average)
+  if not (math.isfinite(FLAGS.objective_epoch) and 0 <= FLAGS.objective_epoch <= 99):
+    raise _usage("objective_epoch", FLAGS.objective_epoch, "must lie in 0..99")
+  return parse_epochs(FLAGS.epoch_ranges), objective_bound
+
+
+def _one_line(error) -> str:
+  text = " ".join(str(error).split())
+  return text if len(text) <= 400 else text[:400] + " ..."
+
+
+def _load_error_types():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  types = (OSError, ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError)
+  load_error = getattr(storage, "MentorNetLoadError", None)  # once storage defines it
+  return types + ((load_error,) if isinstance(load_error, type) else ())
+
+
+def load_model(flag, path):
+  """(model, metadata) of the MentorNet at `path`; UsageError naming --flag if it is unusable."""
+  try:
+    model, metadata = storage.load_mentornet(path)
+  except _load_error_types() as error:
+    raise _usage(flag, path, f"no loadable MentorNet there ({_one_line(error)})") from None
+  bad = [v.name.split(":")[0] for v in model.variables if not np.all(np.isfinite(v.numpy()))]
+  if bad:
+    raise _usage(flag, path, f"the MentorNet has non-finite weights in {', '.join(bad)}")
+  return model, metadata
+
+
 def _weight_fn():
   """(weight function, title) for --model_dir or --curriculum."""
   if bool(FLAGS.model_dir) == bool(FLAGS.curriculum):
@@ -77,56 +138,110 @@ def _weight_fn():
       raise _usage("curriculum", FLAGS.curriculum,
                    f"choose one of {', '.join(curricula.CURRICULA)}")
     return plots.curriculum_weight_fn(FLAGS.curriculum), f"curriculum {FLAGS.curriculum}"
-  try:
-    model, metadata = storage.load_mentornet(FLAGS.model_dir)
-  except (FileNotFoundError, ValueError) as error:
-    raise _usage("model_dir", FLAGS.model_dir, f"no loadable MentorNet there ({error})") from None
+  model, metadata = load_model("model_dir", FLAGS.model_dir)
+  num_labels = model.config.num_labels
+  if not 0 <= math.trunc(FLAGS.label) < num_labels:
+    raise _usage("label", FLAGS.label, f"the MentorNet has {num_labels} labels: the label "
+                 f"feature (truncated) must lie in [0, {num_labels - 1}]")
   name = metadata.get("curriculum") or os.path.basename(os.path.normpath(FLAGS.model_dir))
   return plots.model_weight_fn(model), f"MentorNet {name}"
 
 
-def _write(path, png_bytes, written):
-  with open(path, "wb") as handle:
-    handle.write(png_bytes)
-  written.append(path)
+def _file_names(epochs):
+  names = [f"epoch_{epoch:g}.png" for epoch in epochs] + ["curriculum_grid.png"]
+  if FLAGS.gif:
+    names.append("curriculum.gif")
+  return names + ["robust_objective.png"]
+
+
+def check_output_dir(directory, names):
+  """Refuses an output directory that cannot take `names`; nothing is created."""
+  directory = os.path.abspath(directory)
+  if os.path.exists(directory):
+    if not os.path.isdir(directory):
+      raise _usage("output_dir", FLAGS.output_dir, "exists and is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+      raise _usage("output_dir", FLAGS.output_dir, "is not writable")
+    for name in names:
+      path = os.path.join(directory, name)
+      if os.path.isdir(path) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _usage("output_dir", FLAGS.output_dir, f"{name} there is a directory or read-only")
+    return
+  ancestor = os.path.dirname(directory)
+  while not os.path.exists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    raise _usage("output_dir", FLAGS.output_dir, f"cannot be created: {ancestor} is not a "
+                 "directory")
+  if not os.access(ancestor, os.W_OK | os.X_OK):
+    raise _usage("output_dir", FLAGS.output_dir, f"cannot be created: {ancestor} is not "
+                 "writable")
+
+
+def render(weight_fn, title, epochs, objective_bound):
+  """Every output file as bytes, rendered in memory: {name: bytes} in writing order."""
+  files, frames = {}, []
+  for epoch in epochs:
+    figure = plots.epoch_figure(weight_fn, epoch, FLAGS.loss_bound, FLAGS.style,
+                                FLAGS.resolution, FLAGS.label, title)
+    files[f"epoch_{epoch:g}.png"] = plots.figure_to_png(figure)
+    if FLAGS.gif:
+      frames.append(Image.fromarray(plots.figure_to_rgb(figure)))
+  grid = plots.grid_figure(weight_fn, epochs, FLAGS.loss_bound, FLAGS.style,
+                           min(FLAGS.resolution, 40), FLAGS.label, title=title)
+  files["curriculum_grid.png"] = plots.figure_to_png(grid)
+  if frames:
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=500,
+                   loop=0)
+    files["curriculum.gif"] = buffer.getvalue()
+  figure = plots.robust_objective_figure(weight_fn, objective_bound,
+                                         FLAGS.objective_moving_average, FLAGS.objective_epoch,
+                                         FLAGS.label, title)
+  files["robust_objective.png"] = plots.figure_to_png(figure)
+  return files
+
+
+def write_all(directory, files):
+  """Writes every file or none: temporaries first, then renamed into place; returns the paths."""
+  directory = os.path.abspath(directory)
+  created = []
+  parent = directory
+  while not os.path.exists(parent):
+    created.append(parent)
+    parent = os.path.dirname(parent)
+  temporaries = {}
+  try:
+    os.makedirs(directory, exist_ok=True)
+    for name, data in files.items():
+      tmp = os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+      temporaries[name] = tmp
+      with open(tmp, "wb") as handle:
+        handle.write(data)
+    for name, tmp in temporaries.items():
+      os.replace(tmp, os.path.join(directory, name))
+  except OSError as error:
+    for tmp in temporaries.values():
+      if os.path.exists(tmp):
+        os.remove(tmp)
+    for path in created:  # innermost first
+      try:
+        os.rmdir(path)
+      except OSError:
+        pass
+    raise _usage("output_dir", FLAGS.output_dir,
+                 f"cannot be written ({error.strerror or error})") from None
+  return [os.path.join(directory, name) for name in files]
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  if not FLAGS.output_dir:
-    raise _usage("output_dir", FLAGS.output_dir, "an output directory is required")
-  if not FLAGS.loss_bound > 0:
-    raise _usage("loss_bound", FLAGS.loss_bound, "must be > 0")
-  if FLAGS.resolution < 2:
-    raise _usage("resolution", FLAGS.resolution, "must be >= 2")
-  objective_bound = FLAGS.objective_loss_bound or FLAGS.loss_bound
-  if not objective_bound > 0:
-    raise _usage("objective_loss_bound", objective_bound, "must be > 0")
-  epochs = parse_epochs(FLAGS.epoch_ranges)
+  epochs, objective_bound = validate_flags()
+  check_output_dir(FLAGS.output_dir, _file_names(epochs))
   weight_fn, title = _weight_fn()
-  os.makedirs(FLAGS.output_dir, exist_ok=True)
-
-  written, frames = [], []
-  for epoch in epochs:
-    figure = plots.epoch_figure(weight_fn, epoch, FLAGS.loss_bound, FLAGS.style,
-                                FLAGS.resolution, FLAGS.label, title)
-    _write(os.path.join(FLAGS.output_dir, f"epoch_{epoch:g}.png"), plots.figure_to_png(figure),
-           written)
-    if FLAGS.gif:
-      frames.append(Image.fromarray(plots.figure_to_rgb(figure)))
-  grid = plots.grid_figure(weight_fn, epochs, FLAGS.loss_bound, FLAGS.style,
-                           min(FLAGS.resolution, 40), FLAGS.label, title=title)
-  _write(os.path.join(FLAGS.output_dir, "curriculum_grid.png"), plots.figure_to_png(grid), written)
-  if frames:
-    path = os.path.join(FLAGS.output_dir, "curriculum.gif")
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=500, loop=0)
-    written.append(path)
-  figure = plots.robust_objective_figure(weight_fn, objective_bound,
-                                         FLAGS.objective_moving_average, FLAGS.objective_epoch,
-                                         FLAGS.label, title)
-  _write(os.path.join(FLAGS.output_dir, "robust_objective.png"), plots.figure_to_png(figure),
-         written)
+  files = render(weight_fn, title, epochs, objective_bound)
+  written = write_all(FLAGS.output_dir, files)
   _, rho = plots.implied_objective(weight_fn, np.array([objective_bound]),
                                    FLAGS.objective_moving_average, FLAGS.objective_epoch,
                                    FLAGS.label)
@@ -137,4 +252,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

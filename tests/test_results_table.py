@@ -14,7 +14,7 @@ from mentornet_tf import results_table
 
 def _write_run(root, name, *, seed, noise=0.4, weighting="none", mentornet_dir="",
                updates=(), final=0.9, best=0.95, dataset="mnist5k", finished=True,
-               loss_p_percentile=0.7, curriculum="self_paced"):
+               loss_p_percentile=0.7, curriculum="self_paced", status=None):
   """Writes <root>/<name>/{results,config}.json as train_lib.run does (only the read fields)."""
   run_dir = os.path.join(root, name)
   os.makedirs(run_dir)
@@ -29,6 +29,8 @@ def _write_run(root, name, *, seed, noise=0.4, weighting="none", mentornet_dir="
   results = {"best_accuracy": best, "best_epoch": 4, "history": []}
   if finished:
     results["final_accuracy"] = final
+  if status is not None:
+    results["status"] = status
   with open(os.path.join(run_dir, "config.json"), "w") as f:
     json.dump(config, f)
   with open(os.path.join(run_dir, "results.json"), "w") as f:
@@ -142,7 +144,87 @@ def test_entry_point_writes_the_table_and_fails_without_runs(tmp_path):
   empty = subprocess.run([sys.executable, "-m", "mentornet_tf.results_table",
                           f"--runs={tmp_path}/nothing*"], capture_output=True, text=True,
                          check=False)
-  assert empty.returncode == 1 and "no finished run" in empty.stderr
+  # No run to tabulate is refused input (exit 2, cli convention): one error line, last.
+  assert empty.returncode == 2 and "no finished or diverged run" in empty.stderr
+  assert empty.stderr.strip().splitlines()[-1].startswith("error: --runs=")
+
+
+def test_diverged_runs_are_shown_as_diverged_never_averaged(tmp_path):
+  root = str(tmp_path)
+  _write_run(root, "fm_seed0", seed=0, final=0.90, best=0.92, status="finished")
+  _write_run(root, "fm_seed1", seed=1, final=0.94, best=0.95)  # older run: no status field
+  # A diverged run has no final accuracy but may have a best one from before: not averaged.
+  _write_run(root, "fm_seed2", seed=2, finished=False, best=0.5, status="diverged")
+  for seed in (0, 1):
+    _write_run(root, f"dd_seed{seed}", seed=seed, weighting="mentornet", updates=(7,),
+               finished=False, status="diverged")
+  _write_run(root, "running_seed3", seed=3, noise=0.2, finished=False, status="running")
+  log = io.StringIO()
+  runs = results_table.load_runs([os.path.join(root, "*")], log=log)
+  assert sorted((run.name, run.seed, run.status) for run in runs) == [
+      ("dd", 0, "diverged"), ("dd", 1, "diverged"), ("fm", 0, "finished"),
+      ("fm", 1, "finished"), ("fm", 2, "diverged")]
+  assert "running_seed3 has not finished" in log.getvalue()
+  assert "diverged: " in log.getvalue() and "fm_seed2" in log.getvalue()
+  rows = _rows(results_table.format_table(runs))
+  assert [r[2] for r in rows] == ["FullModel", "MentorNet DD (learned at 7%)"]
+  sd = float(np.std([0.90, 0.94], ddof=1))
+  assert rows[0][3] == f"0.9200 ± {sd:.4f}; diverged 1 of 3"  # the mean of the 2 finished
+  assert rows[0][4] == f"0.9350 ± {float(np.std([0.92, 0.95], ddof=1)):.4f}; diverged 1 of 3"
+  assert rows[0][5] == "3" and rows[0][6] == "0,1,2 (diverged)"
+  assert rows[1][3] == rows[1][4] == "diverged (2 of 2)"
+  assert rows[1][6] == "0 (diverged),1 (diverged)"
+
+
+@pytest.mark.parametrize("results, config, reason", [
+    ([0.9], None, "results.json must hold a JSON object, not list"),
+    ({"final_accuracy": "0.9"}, None, "final_accuracy must be a finite number, not '0.9'"),
+    ({"final_accuracy": True}, None, "final_accuracy must be a finite number"),
+    ({"final_accuracy": 0.9, "best_accuracy": [1]}, None, "best_accuracy must be a finite number"),
+    ({"final_accuracy": 0.9, "status": "exploded"}, None, "status must be one of"),
+    ({"final_accuracy": 0.9}, "[]", "config.json must hold a JSON object"),
+    ({"final_accuracy": 0.9}, {"seed": "0"}, "seed must be an integer, not '0'"),
+    ({"final_accuracy": 0.9}, {"data": {"noise_fraction": "40%"}},
+     "data.noise_fraction must be a finite number"),
+    ({"final_accuracy": 0.9}, {"data": {"dataset_name": 5}}, "data.dataset_name must be a string"),
+    ({"final_accuracy": 0.9}, {"mentor": ["none"]}, "mentor must be a JSON object"),
+    ({"final_accuracy": 0.9}, {"mentor": {"weighting": "mentornet",
+                                          "update_mentornet_epochs": ["7"]}},
+     "update_mentornet_epochs must be a list of integers"),
+])
+def test_a_malformed_run_is_skipped_with_its_reason_and_the_others_are_tabulated(
+    tmp_path, results, config, reason):
+  root = str(tmp_path)
+  _write_run(root, "good_seed0", seed=0, final=0.8)
+  bad = os.path.join(root, "bad_seed1")
+  os.makedirs(bad)
+  with open(os.path.join(bad, "results.json"), "w") as f:
+    json.dump(results, f)
+  with open(os.path.join(bad, "config.json"), "w") as f:
+    f.write(config if isinstance(config, str) else json.dumps(config or {"seed": 1}))
+  log = io.StringIO()
+  runs = results_table.load_runs([os.path.join(root, "*")], log=log)
+  assert [run.name for run in runs] == ["good"]
+  skipped = [line for line in log.getvalue().splitlines() if line.startswith("skipped: ")]
+  assert len(skipped) == 1 and "bad_seed1" in skipped[0] and reason in skipped[0], log.getvalue()
+
+
+def test_unwritable_output_is_refused_and_nothing_is_written(tmp_path):
+  root = str(tmp_path / "grid")
+  _write_run(root, "a_seed0", seed=0, final=0.8)
+  (tmp_path / "file").write_text("x")
+  for output, needle in ((str(tmp_path / "file" / "t.md"), "cannot be written"),
+                         (str(tmp_path / "no" / "dir" / "t.md"), "does not exist"),
+                         (root, "is a directory")):
+    done = subprocess.run([sys.executable, "-m", "mentornet_tf.results_table",
+                           f"--runs={root}/*", f"--output={output}"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: --output={output!r}") and needle in last, last
+    assert done.stdout == ""
+  assert sorted(os.listdir(tmp_path)) == ["file", "grid"]
+  assert (tmp_path / "file").read_text() == "x"
 
 
 @pytest.mark.parametrize("bad", [["-j", "0", "x.flags"], ["missing.flags"], ["-s", "a", "x.flags"]])

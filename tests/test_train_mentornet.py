@@ -101,9 +101,28 @@ def test_bad_flags_fail_naming_the_flag(tmp_path):
     assert line.startswith("USAGE ERROR") and message in line, (args, line)
   assert "--train_dir='' is invalid" in lines[-1]
   assert not os.path.exists(out)
-  # Through the real entry point, a flag absl does not know exits non-zero naming it.
-  result = _run(f"--train_dir={out}", "--no_such_flag=1")
-  assert result.returncode != 0 and "no_such_flag" in result.stderr, result.stderr[-2000:]
+  # Through the real entry point (cli.run): exit 2 and one `error:` line last, no help text and
+  # no traceback, for a flag absl does not know and for a refused value.
+  for args, needle in (("--no_such_flag=1", "no_such_flag"),
+                       ("--vstar_fn=nope", "--vstar_fn='nope' is invalid")):
+    result = _run(f"--train_dir={out}", args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and lines[-1].startswith("error: ") and needle in lines[-1], (
+        result.stderr[-2000:])
+    assert "Traceback" not in result.stderr and "--mini_batch_size" not in result.stderr
+  assert not os.path.exists(out)
+
+
+def test_train_dir_is_checked_before_learning_and_left_as_it_was(tmp_path):
+  """A --train_dir the save would refuse is refused at once (not after --max_step_train steps)."""
+  taken = tmp_path / "taken"
+  taken.mkdir()
+  (taken / "notes.txt").write_text("mine")
+  result = _run(f"--train_dir={taken}", "--max_step_train=30000", timeout=60)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert "holds something other than a MentorNet save" in result.stderr.strip().splitlines()[-1]
+  assert "restart 0" not in result.stdout  # nothing was learned
+  assert sorted(os.listdir(tmp_path)) == ["taken"] and os.listdir(taken) == ["notes.txt"]
 
 
 def test_shipped_models_match_their_curricula():

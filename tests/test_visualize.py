@@ -143,3 +143,56 @@ def test_bad_flags_are_named(tmp_path, overrides, message):
     _main(**dict(dict(output_dir=str(tmp_path)), **overrides))
   if overrides.get("model_dir"):
     assert not os.listdir(tmp_path)  # nothing written before the model was found
+
+
+def test_a_failure_while_rendering_writes_nothing(tmp_path, monkeypatch):
+  """Every figure is rendered in memory before the first file is written."""
+  real, calls = plots.figure_to_png, []
+
+  def failing(figure):
+    calls.append(figure)
+    if len(calls) == 3:  # after two PNGs were rendered
+      raise RuntimeError("render failed")
+    return real(figure)
+
+  monkeypatch.setattr(plots, "figure_to_png", failing)
+  out = tmp_path / "plots"
+  with pytest.raises(RuntimeError, match="render failed"):
+    _main(curriculum="self_paced", model_dir="", output_dir=str(out), gif=False)
+  assert len(calls) == 3 and not os.listdir(tmp_path)
+
+
+def test_a_failed_write_leaves_no_partial_files(tmp_path, monkeypatch):
+  """A write that fails midway (disk full) removes its temporaries and the directories it made,
+  and leaves the files already there untouched."""
+  opened = []
+
+  def full_disk(path, mode="r", *args, **kwargs):
+    opened.append(path)
+    if len(opened) == 3:
+      raise OSError(28, "No space left on device")
+    return open(path, mode, *args, **kwargs)
+
+  monkeypatch.setattr(visualize, "open", full_disk, raising=False)
+  new = tmp_path / "new" / "plots"
+  with pytest.raises(app.UsageError, match=r"--output_dir='.*/new/plots' is invalid: cannot be "
+                                           r"written \(No space left on device\)"):
+    _main(curriculum="self_paced", model_dir="", output_dir=str(new), gif=False)
+  assert not os.listdir(tmp_path)
+  existing = tmp_path / "existing"
+  existing.mkdir()
+  (existing / "epoch_0.png").write_bytes(b"old")
+  opened.clear()
+  with pytest.raises(app.UsageError, match="No space left on device"):
+    _main(curriculum="self_paced", model_dir="", output_dir=str(existing), gif=False)
+  assert os.listdir(existing) == ["epoch_0.png"]
+  assert (existing / "epoch_0.png").read_bytes() == b"old"
+
+
+def test_non_finite_mentornet_weights_are_refused(tmp_path):
+  model = network.build_mentornet(seed=3)
+  model.fc1_kernel.assign(np.full(model.fc1_kernel.shape, np.nan, np.float32))
+  storage.save_mentornet(model, str(tmp_path / "nan"), {"curriculum": "diverged"})
+  with pytest.raises(app.UsageError, match=r"non-finite weights in mentornet/fc1_kernel"):
+    _main(model_dir=str(tmp_path / "nan"), output_dir=str(tmp_path / "plots"))
+  assert sorted(os.listdir(tmp_path)) == ["nan"]

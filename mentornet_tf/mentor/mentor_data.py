@@ -131,7 +131,8 @@ def read_student_dump(path: str, keep: str = "last") -> np.ndarray:
     float64 [N, 5]: id, epoch, noisy_label, clean_label, loss.
 
   Raises:
-    ValueError: bad `keep`, an empty file, or a malformed line (the message names file and line).
+    ValueError: bad `keep`, an empty file, or a malformed line or one that is not UTF-8 text (the
+      message names file and line).
     FileNotFoundError: the file does not exist.
   """
   if keep not in ("last", "all"):
@@ -139,8 +140,13 @@ def read_student_dump(path: str, keep: str = "last") -> np.ndarray:
   if not os.path.isfile(path):
     raise FileNotFoundError(f"StudentNet dump {path!r} does not exist")
   rows, by_id = [], {}
-  with open(path, "r", encoding="utf-8") as handle:
-    for number, line in enumerate(handle, start=1):
+  with open(path, "rb") as handle:
+    for number, raw in enumerate(handle, start=1):
+      try:
+        line = raw.decode("utf-8")
+      except UnicodeDecodeError as error:
+        raise ValueError(f"{path}:{number}: not UTF-8 text ({error.reason} at byte "
+                         f"{error.start} of the line)") from None
       if not line.strip() or line.lstrip().startswith("#"):
         continue
       row = _parse_dump_line(path, number, line)

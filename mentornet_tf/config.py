@@ -20,6 +20,12 @@ LR_SCHEDULES = ("piecewise", "exponential", "constant")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
 PERCENTILE_SCOPES = ("replica", "global")
 WEIGHTING_MODES = ("none", "mentornet", "curriculum")
+# The names of mentor/curricula.CURRICULA (that module imports TensorFlow; a test keeps both equal).
+CURRICULUM_NAMES = ("baseline", "self_paced", "hard_example_mining", "focal_loss", "spcl_linear",
+                    "closed_form", "prediction_variance", "temporal_mixture", "mentornet_pd")
+VERBOSITY_LEVELS = (0, 1, 2)
+MAX_SEED = 2**32 - 1               # numpy/Keras global seeds (keras.utils.set_random_seed)
+MAX_NOISE_SEED = 2**63 - 1         # int64 key of the SplitMix64 hash
 
 
 class ConfigError(ValueError):
@@ -29,6 +35,13 @@ class ConfigError(ValueError):
 def _check(condition: bool, flag: str, value, requirement: str) -> None:
   if not condition:
     raise ConfigError(f"--{flag}={value!r} is invalid: {requirement}")
+
+
+def _finite(value) -> bool:
+  try:
+    return math.isfinite(value)
+  except TypeError:
+    return False
 
 
 def _parse_list(text: str, flag: str, kind: type, what: str) -> tuple:
@@ -78,12 +91,18 @@ class DataConfig:
            "must lie in [0, 1]")
     _check(self.noise_type in NOISE_TYPES, "noise_type", self.noise_type,
            f"choose one of {', '.join(NOISE_TYPES)}")
+    _check(0 <= self.noise_seed <= MAX_NOISE_SEED, "noise_seed", self.noise_seed,
+           f"must lie in [0, {MAX_NOISE_SEED}]")
     _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be a positive integer")
+    _check(self.shuffle_buffer >= 1, "shuffle_buffer", self.shuffle_buffer, "must be >= 1")
     _check(0.0 <= self.clean_subset_fraction <= 1.0, "clean_subset_fraction",
            self.clean_subset_fraction, "must lie in [0, 1]")
     _check(self.augmentation in ("auto", "resnet", "cifarnet", "standardize", "none"),
            "augmentation", self.augmentation,
            "choose one of auto, resnet, cifarnet, standardize, none")
+    _check(self.fake_num_train >= 1 and self.fake_num_test >= 1, "fake_num_train",
+           (self.fake_num_train, self.fake_num_test), "the fake splits need >= 1 example each")
+    _check(self.fake_num_classes >= 2, "fake_num_classes", self.fake_num_classes, "must be >= 2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +115,8 @@ class StudentConfig:
   def __post_init__(self):
     _check(self.studentnet in STUDENTS, "studentnet", self.studentnet,
            f"choose one of {', '.join(STUDENTS)}")
-    _check(self.weight_decay is None or self.weight_decay >= 0, "weight_decay", self.weight_decay,
-           "must be >= 0")
+    _check(self.weight_decay is None or (_finite(self.weight_decay) and self.weight_decay >= 0),
+           "weight_decay", self.weight_decay, "must be a finite number >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +144,8 @@ class MentorConfig:
   def __post_init__(self):
     _check(self.weighting in WEIGHTING_MODES, "weighting", self.weighting,
            f"choose one of {', '.join(WEIGHTING_MODES)}")
+    _check(self.curriculum in CURRICULUM_NAMES, "curriculum", self.curriculum,
+           f"choose one of {', '.join(CURRICULUM_NAMES)}")
     _check(self.weighting != "mentornet" or bool(self.trained_mentornet_dir) or bool(
         self.update_mentornet_epochs), "trained_mentornet_dir", self.trained_mentornet_dir,
            "--weighting=mentornet needs a MentorNet (e.g. data/mentornet_models/mentornet_pd), "
@@ -152,15 +173,22 @@ class MentorConfig:
              "each epoch percentage must lie in (0, 100)")
     _check(self.curriculum_update in ("gradient", "closed_form"), "curriculum_update",
            self.curriculum_update, "choose one of gradient, closed_form")
-    _check(self.curriculum_step_size > 0, "curriculum_step_size", self.curriculum_step_size,
-           "must be > 0")
+    _check(_finite(self.curriculum_step_size) and self.curriculum_step_size > 0,
+           "curriculum_step_size", self.curriculum_step_size, "must be a finite number > 0")
     _check(0.0 <= self.initial_weight <= 1.0, "initial_weight", self.initial_weight,
            "must lie in [0, 1]")
-    _check(self.curriculum_lambda2 >= 0, "curriculum_lambda2", self.curriculum_lambda2,
-           "must be >= 0")
+    _check(_finite(self.curriculum_lambda1), "curriculum_lambda1", self.curriculum_lambda1,
+           "must be a finite number")
+    _check(_finite(self.curriculum_lambda2) and self.curriculum_lambda2 >= 0,
+           "curriculum_lambda2", self.curriculum_lambda2, "must be a finite number >= 0")
+    _check(_finite(self.curriculum_gamma) and self.curriculum_gamma >= 0, "curriculum_gamma",
+           self.curriculum_gamma, "must be a finite number >= 0")
     # Parse eagerly so a malformed schedule fails before anything is built.
     from mentornet_tf import schedules  # pylint: disable=g-import-not-at-top
-    schedules.parse_dropout_rate_list(self.example_dropout_rates)
+    try:
+      schedules.parse_dropout_rate_list(self.example_dropout_rates)
+    except schedules.ScheduleError as error:  # names --example_dropout_rates and the bad pair
+      raise ConfigError(str(error)) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +223,10 @@ class TrainConfig:
            "a run directory is required")
     _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer,
            f"choose one of {', '.join(OPTIMIZERS)}")
-    _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "must be > 0")
+    _check(_finite(self.momentum) and 0.0 <= self.momentum < 1.0, "momentum", self.momentum,
+           "must lie in [0, 1)")
+    _check(_finite(self.learning_rate) and self.learning_rate > 0, "learning_rate",
+           self.learning_rate, "must be a finite number > 0")
     _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule,
            f"choose one of {', '.join(LR_SCHEDULES)}")
     if self.lr_schedule == "piecewise":
@@ -203,17 +234,35 @@ class TrainConfig:
              f"needs exactly one more value than --lr_boundaries={self.lr_boundaries}")
       _check(list(self.lr_boundaries) == sorted(set(self.lr_boundaries)), "lr_boundaries",
              self.lr_boundaries, "must be strictly increasing")
-      _check(all(v > 0 for v in self.lr_values), "lr_values", self.lr_values, "must be > 0")
-    _check(self.learning_rate_decay_factor > 0, "learning_rate_decay_factor",
-           self.learning_rate_decay_factor, "must be > 0")
-    _check(self.num_epochs_per_decay > 0, "num_epochs_per_decay", self.num_epochs_per_decay,
-           "must be > 0")
+      _check(all(b >= 0 for b in self.lr_boundaries), "lr_boundaries", self.lr_boundaries,
+             "steps must be >= 0")
+      _check(all(_finite(v) and v > 0 for v in self.lr_values), "lr_values", self.lr_values,
+             "every value must be a finite number > 0")
+    _check(_finite(self.learning_rate_decay_factor) and self.learning_rate_decay_factor > 0,
+           "learning_rate_decay_factor", self.learning_rate_decay_factor,
+           "must be a finite number > 0")
+    _check(_finite(self.num_epochs_per_decay) and self.num_epochs_per_decay > 0,
+           "num_epochs_per_decay", self.num_epochs_per_decay, "must be a finite number > 0")
     _check(self.max_number_of_steps >= 1, "max_number_of_steps", self.max_number_of_steps,
            "must be >= 1")
     _check(self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "must be >= 0")
-    _check(self.eval_interval >= 0, "eval_interval", self.eval_interval, "must be >= 0")
+    _check(self.eval_interval >= 0, "eval_interval", self.eval_interval,
+           "must be >= 0 (0 = evaluate only at the end)")
+    _check(self.save_summaries_secs >= 0, "save_summaries_secs", self.save_summaries_secs,
+           "must be >= 0")
+    _check(self.save_interval_secs >= 0, "save_interval_secs", self.save_interval_secs,
+           "must be >= 0")
+    _check(self.summary_steps >= 1, "summary_steps", self.summary_steps, "must be >= 1")
+    _check(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must lie in [0, {MAX_SEED}]")
     _check(self.strategy in STRATEGIES, "strategy", self.strategy,
            f"choose one of {', '.join(STRATEGIES)}")
+    _check(self.num_replicas_cpu >= 0, "num_replicas_cpu", self.num_replicas_cpu,
+           "must be >= 0 (0 or 1 = no split)")
+    _check(self.num_replicas_cpu <= 1 or self.strategy == "mirrored", "num_replicas_cpu",
+           self.num_replicas_cpu, "splits the CPU for --strategy=mirrored only (got "
+           f"--strategy={self.strategy})")
+    _check(self.verbose in VERBOSITY_LEVELS, "verbose", self.verbose,
+           "choose one of 0 (silent), 1 (progress bar), 2 (one line per epoch)")
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -95,6 +95,17 @@ def _require_tf_config(name: str, needed: Tuple[str, ...]) -> None:
                      f"its cluster {json.dumps(cluster)}")
 
 
+def check_tf_config(name: str) -> None:
+  """ValueError naming TF_CONFIG when strategy `name` needs a cluster that TF_CONFIG lacks.
+
+  Reads only the environment (no TensorFlow op runs): the check of `train_lib.validate`.
+  """
+  if name == "multi_worker_mirrored":
+    _require_tf_config(name, ("worker",))
+  elif name == "parameter_server":
+    _require_tf_config(name, ("worker", "ps"))
+
+
 def build_strategy(name: str, num_replicas_cpu: int = 0):
   """Returns the strategy named by --strategy (see the module docstring).
 

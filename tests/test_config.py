@@ -60,3 +60,64 @@ def test_epoch_schedule_rules():
   assert schedules.current_epoch(50, 18, True) == 18 and schedules.current_epoch(50, 18, False) == 50
   assert schedules.burn_in_forces_weight(16, 18) and not schedules.burn_in_forces_weight(17, 18)
   assert not schedules.burn_in_forces_weight(0, 0)
+
+
+@pytest.mark.parametrize("factory,kwargs,flag", [
+    (config_lib.DataConfig, {"noise_seed": -1}, "--noise_seed"),
+    (config_lib.DataConfig, {"shuffle_buffer": 0}, "--shuffle_buffer"),
+    (config_lib.DataConfig, {"noise_fraction": float("nan")}, "--noise_fraction"),
+    (config_lib.StudentConfig, {"weight_decay": -1e-4}, "--weight_decay"),
+    (config_lib.StudentConfig, {"weight_decay": float("inf")}, "--weight_decay"),
+    (config_lib.MentorConfig, {"curriculum": "self_paces"}, "--curriculum"),
+    (config_lib.MentorConfig, {"curriculum_lambda1": float("nan")}, "--curriculum_lambda1"),
+    (config_lib.MentorConfig, {"curriculum_lambda2": float("inf")}, "--curriculum_lambda2"),
+    (config_lib.MentorConfig, {"curriculum_gamma": -1.0}, "--curriculum_gamma"),
+    (config_lib.MentorConfig, {"curriculum_step_size": float("inf")}, "--curriculum_step_size"),
+    (config_lib.TrainConfig, {"seed": -1}, "--seed"),
+    (config_lib.TrainConfig, {"seed": 2**32}, "--seed"),
+    (config_lib.TrainConfig, {"momentum": 1.0}, "--momentum"),
+    (config_lib.TrainConfig, {"momentum": -0.1}, "--momentum"),
+    (config_lib.TrainConfig, {"learning_rate": float("inf")}, "--learning_rate"),
+    (config_lib.TrainConfig, {"learning_rate": float("nan")}, "--learning_rate"),
+    (config_lib.TrainConfig, {"lr_values": (0.1, float("inf"), 0.001, 0.0001)}, "--lr_values"),
+    (config_lib.TrainConfig, {"lr_boundaries": (-1, 5, 9)}, "--lr_boundaries"),
+    (config_lib.TrainConfig, {"learning_rate_decay_factor": float("nan")},
+     "--learning_rate_decay_factor"),
+    (config_lib.TrainConfig, {"num_epochs_per_decay": float("inf")}, "--num_epochs_per_decay"),
+    (config_lib.TrainConfig, {"summary_steps": 0}, "--summary_steps"),
+    (config_lib.TrainConfig, {"save_interval_secs": -1}, "--save_interval_secs"),
+    (config_lib.TrainConfig, {"save_summaries_secs": -1}, "--save_summaries_secs"),
+    (config_lib.TrainConfig, {"eval_interval": -1}, "--eval_interval"),
+    (config_lib.TrainConfig, {"num_replicas_cpu": -2, "strategy": "mirrored"},
+     "--num_replicas_cpu"),
+    (config_lib.TrainConfig, {"num_replicas_cpu": 2}, "--num_replicas_cpu.*--strategy=default"),
+    (config_lib.TrainConfig, {"verbose": 3}, "--verbose"),
+])
+def test_numeric_flags_are_range_checked(factory, kwargs, flag):
+  if factory is config_lib.TrainConfig:
+    kwargs = dict(kwargs, train_log_dir="x")
+  with pytest.raises(config_lib.ConfigError, match=flag):
+    factory(**kwargs)
+
+
+def test_schedule_errors_are_config_errors():
+  """A malformed --example_dropout_rates is a ConfigError (exit 2), not a ScheduleError traceback."""
+  for spec in ("0.5,17,x,83", "0.5,17,0.05", "1.5,100", "0.5,17,0.05,80"):
+    with pytest.raises(config_lib.ConfigError, match="--example_dropout_rates"):
+      config_lib.MentorConfig(example_dropout_rates=spec)
+
+
+def test_curriculum_names_equal_the_curricula():
+  from mentornet_tf.mentor import curricula  # pylint: disable=g-import-not-at-top  (imports TF)
+  assert config_lib.CURRICULUM_NAMES == tuple(curricula.CURRICULA)
+  for name in config_lib.CURRICULUM_NAMES:
+    config_lib.MentorConfig(curriculum=name)
+
+
+def test_edge_values_are_accepted():
+  config_lib.TrainConfig(train_log_dir="x", momentum=0.0, seed=2**32 - 1, save_interval_secs=0,
+                         eval_interval=0, verbose=0, num_replicas_cpu=1,
+                         lr_boundaries=(0, 5, 9))
+  config_lib.TrainConfig(train_log_dir="x", strategy="mirrored", num_replicas_cpu=4, verbose=2)
+  config_lib.DataConfig(noise_seed=2**63 - 1, shuffle_buffer=1)
+  config_lib.StudentConfig(weight_decay=0.0)

@@ -192,3 +192,89 @@ def test_float64_model_round_trip(tmp_path):
   loaded, metadata = storage.load_mentornet(tmp_path / "f64")
   assert metadata["dtype"] == "float64" and loaded.fc1_kernel.dtype == tf.float64
   np.testing.assert_array_equal(loaded(features).numpy(), expected)
+
+
+def _copy_shipped(tmp_path, name="mentor"):
+  import shutil  # pylint: disable=g-import-not-at-top
+  target = tmp_path / name
+  shutil.copytree(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "data", "mentornet_models", "mentornet_pd"), target)
+  return target
+
+
+def _damage_data(directory, how):
+  path = directory / "weights.data-00000-of-00001"
+  data = path.read_bytes()
+  path.write_bytes(data[:10] if how == "truncate" else np.random.default_rng(0).bytes(len(data)))
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda d: _damage_data(d, "truncate"), r"cannot read mentornet/.*truncated or corrupt"),
+    (lambda d: _damage_data(d, "random"), r"Checksum does not match"),
+    (lambda d: (d / "weights.data-00000-of-00001").unlink(), r"missing, truncated or corrupt"),
+    (lambda d: (d / "weights.index").write_bytes(b""), r"weights\.index is empty \(0 bytes\)"),
+    (lambda d: (d / "weights.index").write_bytes(b"x" * 100), r"not a readable TF checkpoint"),
+    (lambda d: (d / "weights.index").unlink(), r"no weights \(.*weights\.index is missing\)"),
+    (lambda d: (d / "mentornet.json").write_text("{"), r"mentornet\.json is not valid JSON"),
+    (lambda d: (d / "mentornet.json").write_text("[]"), r"must hold a JSON object"),
+    (lambda d: (d / "mentornet.json").write_text('{"format": "mentornet_tf"}'),
+     r"has no 'config' field"),
+    (lambda d: (d / "mentornet.json").write_text(
+        '{"format": "mentornet_tf", "config": {"num_fc_nodes": 0}}'), r"num_fc_nodes=0"),
+    (lambda d: (d / "mentornet.json").write_text(
+        '{"format": "mentornet_tf", "config": {"num_fc_nodes": 7}}'),
+     r"do not fit mentornet\.json: fc1_kernel \[9, 20\] \(expected \[9, 7\]"),
+    (lambda d: (d / "mentornet.json").write_text(
+        '{"format": "mentornet_tf", "config": {}, "dtype": "int8"}'), r"dtype 'int8'"),
+])
+def test_damaged_directory_names_path_and_problem(tmp_path, damage, message):
+  directory = _copy_shipped(tmp_path)
+  damage(directory)
+  for check in (storage.check_mentornet, storage.load_mentornet):
+    with pytest.raises(storage.MentorNetLoadError, match=message) as error:
+      check(directory)
+    assert str(directory) in str(error.value)
+
+
+def test_student_checkpoint_is_not_a_mentornet(tmp_path):
+  model = tf.Module()
+  model.student = tf.Module()
+  model.student.kernel = tf.Variable(np.ones([3, 2], np.float32))
+  manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, optimizer=tf.Module()),
+                                       str(tmp_path / "ckpt"), max_to_keep=1)
+  prefix = manager.save()
+  for path in (tmp_path / "ckpt", prefix, prefix + ".index"):
+    with pytest.raises(storage.MentorNetLoadError, match=r"ckpt-1 is a mentornet_tf training "
+                       r"checkpoint \(a StudentNet run's ckpt/\), not a MentorNet"):
+      storage.check_mentornet(path)
+
+
+def test_missing_and_plain_files_are_load_errors(tmp_path):
+  with pytest.raises(storage.MentorNetNotFoundError) as error:
+    storage.check_mentornet(tmp_path / "nowhere")
+  assert isinstance(error.value, FileNotFoundError) and isinstance(error.value, ValueError)
+  (tmp_path / "notes.txt").write_text("x")
+  with pytest.raises(storage.MentorNetLoadError, match=r"notes\.txt is a file but not part"):
+    storage.check_mentornet(tmp_path / "notes.txt")
+
+
+def test_check_returns_the_metadata_of_good_mentornets(tmp_path, tf1_checkpoint):
+  assert storage.check_mentornet(_copy_shipped(tmp_path))["curriculum"] == "mentornet_pd"
+  assert storage.check_mentornet(tf1_checkpoint[1])["global_step"] == 29999
+
+
+def test_check_runs_no_eager_op(tmp_path):
+  """check_mentornet leaves TF's devices unconfigured: logical CPUs can still be set up after it."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  code = ("import mentornet_tf, tensorflow as tf\n"
+          "from mentornet_tf.mentor import storage\n"
+          "storage.check_mentornet('data/mentornet_models/mentornet_pd')\n"
+          "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+          "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()]"
+          " * 2)\n"
+          "print('CPUS', len(tf.config.list_logical_devices('CPU')))\n")
+  result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONPATH=repo))
+  assert "CPUS 2" in result.stdout, result.stderr[-2000:]

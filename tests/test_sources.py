@@ -244,3 +244,51 @@ def test_missing_data_says_how_to_prepare(tmp_path):
                       test_data_dir=str(tmp_path / "empty"))
   with pytest.raises(sources.DataNotFoundError, match="--test_data_dir="):
     pipeline.dataset_info(config)
+
+
+def test_first_record_of_every_file_is_decoded_and_shape_checked(tmp_path):
+  """A 0-byte file, an undecodable first image, a wrong shape: each names the file (cheaply)."""
+  images, labels = _cifar_like(4, 10)
+  cases = {"empty": r"-00001-of-00002: the file is empty \(0 bytes\)",
+           "undecodable": r"-00001-of-00002: its first record cannot be read or decoded "
+                          r"\(Unknown image file format",
+           "shape": r"-00001-of-00002: its first image decodes to shape \(28, 28, 3\), not "
+                    r"\(32, 32, 3\)"}
+  for damage, message in cases.items():
+    directory = tmp_path / damage
+    files = _write_original(directory, "cifar10", "train", images, labels, num_files=2)
+    if damage == "empty":
+      open(files[1], "wb").close()
+    else:
+      encoded = b"no png" if damage == "undecodable" else tf.io.encode_png(
+          np.zeros([28, 28, 3], np.uint8)).numpy()
+      feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+                 "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}
+      with tf.io.TFRecordWriter(files[1]) as writer:
+        writer.write(tf.train.Example(
+            features=tf.train.Features(feature=feature)).SerializeToString())
+    config = DataConfig(dataset_name="cifar10", data_dir=str(directory))
+    with pytest.raises(sources.CorruptDataError, match=message):
+      sources.count_examples(config, "train")  # what validation (dataset_info) calls
+
+
+def test_tfrecord_scan_runs_no_eager_op(tmp_path):
+  """Scanning TFRecords leaves TF's devices unconfigured (a private graph and session)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  images, labels = _cifar_like(4, 10)
+  _write_original(tmp_path, "cifar10", "train", images, labels, num_files=2)
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  code = ("import sys, mentornet_tf, tensorflow as tf\n"
+          "from mentornet_tf.config import DataConfig\n"
+          "from mentornet_tf.data import sources\n"
+          "config = DataConfig(dataset_name='cifar10', data_dir=sys.argv[1])\n"
+          "print('COUNT', sources.count_examples(config, 'train'))\n"
+          "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+          "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()]"
+          " * 2)\n"
+          "print('CPUS', len(tf.config.list_logical_devices('CPU')))\n")
+  result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=repo,
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=repo))
+  assert "COUNT 4" in result.stdout and "CPUS 2" in result.stdout, result.stderr[-2000:]

@@ -7,11 +7,15 @@ Files `{dataset}_{split}-*` (e.g. `cifar10_train-00000-of-00005`) hold `tf.train
 Example ids are the record index in the order of the sorted file names.
 
 tf.data errors do not say which file failed, so every file is scanned once per process before it is
-streamed (count, label range and, for training, a full decode); the scan names the file.
+streamed (its first image decoded and its shape checked, then count, label range and, for training,
+a full decode); the scan names the file. The scan of validation (`decode=False`) runs no eager op
+(the first image is decoded in a private graph and CPU-only session, labels are read in Python),
+so TensorFlow's devices stay unconfigured: the distribution strategy can still split the CPU into
+logical devices or configure collective ops afterwards.
 """
 import re
 import threading
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -57,13 +61,120 @@ def _decode_image(encoded: tf.Tensor, image_shape: Sequence[int]) -> tf.Tensor:
 def _short_message(error: tf.errors.OpError) -> str:
   """The first line of a TF error without its '{{function_node ...}}' prefix."""
   text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", error.message).strip()
-  return text.splitlines()[0] if text else error.message
+  # Session errors: "Graph execution error:", "Detected at node ...", a stack, "Node: ...", then
+  # the message itself.
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  noise = ("Graph execution error", "Detected at node", "File ", "Node: ", "[[")
+  useful = [line for line in lines if not line.startswith(noise) and not line.endswith(
+      "(most recent call last):")]
+  return (useful or lines or [error.message])[0]
+
+
+def _run_private(build_fn):
+  """Builds fetches with `build_fn()` in a fresh graph and runs them once in a CPU-only session.
+
+  A session of its own (not eager execution): it neither initialises the eager context (whose
+  logical devices and collective ops must be configured before first use) nor a GPU, and it
+  works the same when called while a tf.function is being traced.
+  """
+  graph = tf.Graph()
+  with graph.as_default():
+    fetches = build_fn()
+  config = tf.compat.v1.ConfigProto(device_count={"GPU": 0}, allow_soft_placement=True)
+  with tf.compat.v1.Session(graph=graph, config=config) as session:
+    return session.run(fetches)
+
+
+def _first_record_problem(path: str, label_key: str, image_shape: Tuple[int, ...]) -> Optional[str]:
+  """What is wrong with the first record of `path` (empty file, unreadable, bad image), or None.
+
+  The record is read and parsed in Python and its image decoded in a private session, so no
+  eager op runs (see the module docstring).
+  """
+  del label_key  # the label scan checks it, for every record
+  if tf.io.gfile.stat(path).length == 0:
+    return "the file is empty (0 bytes)"
+  try:
+    record = next(iter(tf.compat.v1.io.tf_record_iterator(path)), None)
+  except tf.errors.OpError as error:
+    return f"its first record cannot be read ({_short_message(error)})"
+  if record is None:
+    return "it holds no record"
+  try:
+    feature = tf.train.Example.FromString(record).features.feature
+  except Exception as error:  # pylint: disable=broad-except  (protobuf DecodeError)
+    return f"its first record is not a tf.train.Example ({error})"
+  encoded = feature["image/encoded"].bytes_list.value if "image/encoded" in feature else []
+  if len(encoded) != 1:
+    return f"its first record has no image/encoded bytes (found {sorted(feature.keys())})"
+
+  def build():
+    return tf.shape(_decode_image(tf.constant(encoded[0]), image_shape))
+
+  try:
+    shape = tuple(int(d) for d in _run_private(build))
+  except tf.errors.OpError as error:
+    return f"its first record cannot be read or decoded ({_short_message(error)})"
+  if shape != tuple(image_shape):
+    return f"its first image decodes to shape {shape}, not {tuple(image_shape)}"
+  return None
+
+
+def _scan_labels(path: str, label_key: str) -> Tuple[int, int, int, int]:
+  """(count, lowest label, highest label, 0) of a file, read in Python (no TensorFlow op runs).
+
+  The cheap scan of `dataset_info` (validation): the record reader and protobuf parsing leave
+  the eager context uninitialised.
+  """
+  count, low, high = 0, 2**62, -2**62
+  for record in tf.compat.v1.io.tf_record_iterator(path):
+    try:
+      feature = tf.train.Example.FromString(record).features.feature
+    except Exception as error:  # pylint: disable=broad-except  (protobuf DecodeError)
+      raise CorruptDataError(f"cannot read TFRecord file {path}: record {count} is not a "
+                             f"tf.train.Example ({error})") from None
+    values = feature[label_key].int64_list.value if label_key in feature else []
+    if len(values) != 1:
+      raise CorruptDataError(f"cannot read TFRecord file {path}: record {count} has no int64 "
+                             f"feature {label_key} (found {sorted(feature.keys())})")
+    low, high = min(low, values[0]), max(high, values[0])
+    count += 1
+  return count, low, high, 0
+
+
+def _scan_decoding(path: str, label_key: str,
+                   image_shape: Tuple[int, ...]) -> Tuple[int, int, int, int]:
+  """(count, lowest label, highest label, images of another shape), decoding every image."""
+  spec = _feature_spec(label_key)
+
+  def parse_and_decode(record):
+    example = tf.io.parse_single_example(record, spec)
+    image = _decode_image(example["image/encoded"], image_shape)
+    return example[label_key], tf.reduce_any(tf.not_equal(tf.shape(image), image_shape))
+
+  def accumulate(state, batch):
+    count, low, high, bad = state
+    labels, bad_shape = batch
+    return (count + tf.size(labels, tf.int64), tf.minimum(low, tf.reduce_min(labels)),
+            tf.maximum(high, tf.reduce_max(labels)), bad + tf.math.count_nonzero(bad_shape))
+
+  # init_scope: the scan runs eagerly even when a dataset function is being traced
+  # (ParameterServerStrategy traces `dataset_fn` in a tf.function to create per-worker datasets).
+  with tf.init_scope():
+    records = tf.data.TFRecordDataset(path)
+    records = records.map(parse_and_decode, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
+    init = (tf.constant(0, tf.int64), tf.constant(2**62, tf.int64),
+            tf.constant(-2**62, tf.int64), tf.constant(0, tf.int64))
+    return tuple(int(v) for v in records.reduce(init, accumulate))
 
 
 @tf.autograph.experimental.do_not_convert  # plain Python control flow on eager results
 def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tuple[int, ...],
                decode: bool) -> int:
   """Reads one file completely and returns its record count.
+
+  The first record's image is always decoded and its shape checked; with `decode` every image
+  is (training), without it only the labels are read, in Python (validation: no eager op).
 
   Raises:
     CorruptDataError: the file is truncated/corrupt, lacks a feature, or an image does not decode
@@ -78,36 +189,16 @@ def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tupl
   if cached is not None and (cached[1] or not decode):
     return cached[0]
 
-  spec = _feature_spec(label_key)
-
-  def parse_and_decode(record):
-    example = tf.io.parse_single_example(record, spec)
-    image = _decode_image(example["image/encoded"], image_shape)
-    return example[label_key], tf.reduce_any(tf.not_equal(tf.shape(image), image_shape))
-
-  def parse_batch(records):  # labels only: the cheap count of `dataset_info`
-    labels = tf.io.parse_example(records, {label_key: spec[label_key]})[label_key]
-    return labels, tf.zeros_like(labels, tf.bool)
-
-  def accumulate(state, batch):
-    count, low, high, bad = state
-    labels, bad_shape = batch
-    return (count + tf.size(labels, tf.int64), tf.minimum(low, tf.reduce_min(labels)),
-            tf.maximum(high, tf.reduce_max(labels)), bad + tf.math.count_nonzero(bad_shape))
-
-  # init_scope: the scan runs eagerly even when a dataset function is being traced
-  # (ParameterServerStrategy traces `dataset_fn` in a tf.function to create per-worker datasets).
+  problem = _first_record_problem(path, label_key, image_shape)
+  if problem:
+    raise CorruptDataError(f"{dataset_name} TFRecord file {path}: {problem}; "
+                           f"--dataset_name={dataset_name} needs {tuple(image_shape)} images")
   try:
-    with tf.init_scope():
-      records = tf.data.TFRecordDataset(path)
-      if decode:
-        records = records.map(parse_and_decode, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
-      else:
-        records = records.batch(1024).map(parse_batch, num_parallel_calls=tf.data.AUTOTUNE)
-      init = (tf.constant(0, tf.int64), tf.constant(2**62, tf.int64),
-              tf.constant(-2**62, tf.int64), tf.constant(0, tf.int64))
-      count, low, high, bad = (int(v) for v in records.reduce(init, accumulate))
-  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+    if decode:
+      count, low, high, bad = _scan_decoding(path, label_key, image_shape)
+    else:
+      count, low, high, bad = _scan_labels(path, label_key)
+  except tf.errors.OpError as error:  # DataLossError, InvalidArgumentError, ...
     raise CorruptDataError(f"cannot read {dataset_name} TFRecord file {path}: "
                            f"{_short_message(error)}") from None
   if bad:

@@ -16,17 +16,14 @@ from typing import Callable, List, Optional
 from absl import app
 from absl import flags
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+from mentornet_tf import errors
 
-
-class BadInput(ValueError):
-  """Input refused before anything was written; the message names the flag, file or value."""
-
-
-class RunFailed(RuntimeError):
-  """The run started and failed; the message says what and where (e.g. the step)."""
+# The error types live in errors.py (flag-free, for library modules); entry points use them here.
+EXIT_OK = errors.EXIT_OK
+EXIT_FAILURE = errors.EXIT_FAILURE
+EXIT_BAD_INPUT = errors.EXIT_BAD_INPUT
+BadInput = errors.BadInput
+RunFailed = errors.RunFailed
 
 
 def _print_error(message: str) -> None:

@@ -27,8 +27,8 @@ import socket
 import time
 from typing import Dict, List, Optional, Tuple
 
-from mentornet_tf import cli
 from mentornet_tf import config as config_lib
+from mentornet_tf import errors
 
 LOCK_NAME = ".lock"
 CONFIG_NAME = "config.json"
@@ -42,11 +42,11 @@ RESTARTABLE = ("train_log_dir", "max_number_of_steps", "eval_interval", "verbose
                "data.data_dir", "data.test_data_dir")
 
 
-class RunDirectoryBusy(cli.BadInput):
+class RunDirectoryBusy(errors.BadInput):
   """Another job holds the run directory."""
 
 
-class RestartChangesExperiment(cli.BadInput):
+class RestartChangesExperiment(errors.BadInput):
   """A restart's flags differ from the run's config.json in experiment fields."""
 
 

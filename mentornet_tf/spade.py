@@ -160,15 +160,16 @@ class SpadeModel(keras.Model):
     An in-graph assertion (no host round trip): the error reaches `fit` with the step and the
     values (`parse_divergence`), and because the gradients depend on it, the optimizer never
     applies a non-finite update, so the weights and the newest checkpoint stay finite. Replicas
-    agree on the outcome (a MIN all-reduce of the flag) so that none waits alone in a collective.
+    agree on the outcome (an all-reduced count of non-finite replicas) so that none waits alone
+    in a collective.
     """
     finite = tf.logical_and(
         tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(gradient_norm)),
         tf.reduce_all(tf.math.is_finite(weights)))
     replica_context = tf.distribute.get_replica_context()
     if replica_context is not None and replica_context.num_replicas_in_sync > 1:
-      finite = replica_context.all_reduce(tf.distribute.ReduceOp.MIN,
-                                          tf.cast(finite, tf.float32)) > 0.5
+      finite = replica_context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                          tf.cast(tf.logical_not(finite), tf.float32)) < 0.5
     check = tf.debugging.Assert(finite, [
         DIVERGENCE_MARKER, "step", self.optimizer.iterations + 1, "loss", total_loss,
         "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",

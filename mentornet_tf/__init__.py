@@ -6,7 +6,8 @@ code (tf-models-official, tfds) and ours agree on one Keras; see WORKSPACE.md.
 import os
 
 # Must happen before TensorFlow is imported anywhere: Keras 3 cannot run `fit` under
-# multi-worker or parameter-server strategies (../shared/reference/stack.md).
+# MultiWorkerMirroredStrategy out of the box (keras-team/keras#20585) nor under
+# ParameterServerStrategy at all; tf_keras runs both (WORKSPACE.md, "Decisions on the stack").
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -4,7 +4,7 @@ Entry points (`python -m mentornet_tf.train`, ...) convert absl flags into these
 never reads flags. Field names equal flag names so that a grep finds both. No TensorFlow import here.
 
 Defaults follow the original TF1 `code/cifar_train_mentornet.py` where the concept exists
-(../shared/reference/original_code.md §3.1); new fields say so in their comment.
+(its `tf.app.flags` definitions); new fields say so in their comment.
 """
 import dataclasses
 import json

@@ -1,6 +1,6 @@
 """Learning a MentorNet from (features, v*) data (paper §3.1, App. D; original `train.py`).
 
-Three objectives (../shared/reference/original_code.md §4.3):
+Three objectives (original `code/training_mentornet/train.py` and paper App. D):
 - sigmoid cross-entropy to binary targets (self-paced, hard mining, data-driven: paper §3.1 "as v*
   is binary, Theta is learned by minimizing the cross-entropy");
 - "implicit" training: mean squared error between sigmoid(logit) and v* (App. D, Table 1);

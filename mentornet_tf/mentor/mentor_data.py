@@ -1,7 +1,7 @@
 """Training data for MentorNet: predefined-curriculum grids and StudentNet loss dumps.
 
-Two sources (paper §3.1; original `code/training_mentornet/data_generator.py`,
-../shared/reference/original_code.md §4.1-4.2):
+Two sources (paper §3.1; original `code/training_mentornet/data_generator.py`, its predefined
+grid and `generate_data_driven`):
 
 - Predefined (MentorNet PD): enumerate the feature space on a grid, label every row with a
   curriculum's v*, shuffle, keep `sample_size` rows and split train/test.

@@ -10,7 +10,8 @@ Layout, faithful to the code that produced every shipped checkpoint (not to the 
   (loss, loss_diff) [B, 2] --bidirectional LSTM, ONE step, zero state--c_fw, c_bw (u each)'
      --> fc1 = tanh(feat @ W1 + b1) [B, 20] --> logit = fc1 @ (W2 + b2) [B, 1]
 
-Quirks reproduced on purpose (../shared/reference/original_code.md §2.1, §10.1-6):
+Quirks reproduced on purpose (original `code/utils.py`, `mentornet_nn`; WORKSPACE.md, "Faithful
+quirks"):
 - The epoch table is glorot-uniform random and never trained: every checkpoint carries its own
   random table, and MentorNet learning must leave it frozen.
 - The LSTM contributes its CELL state c, not its output h. One step of TF1 `BasicLSTMCell`

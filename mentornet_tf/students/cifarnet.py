@@ -2,7 +2,7 @@
 
 A tf_keras rebuild of `code/inception_model.py` of google/mentornet, called with
 `cifarnet_arg_scope(weight_decay=0.004)`, `is_training=True` and `dropout_keep_prob=0.8`
-(../shared/reference/original_code.md §6.2 and §10.15).
+(slim's `cifarnet`; the layers are listed in `build_cifarnet`).
 
 Weight decay: the arg_scope attaches `l2_regularizer(0.004)` to fc3 and fc4, but neither original
 training script adds the regularisation losses to the optimised loss, so the effective weight decay

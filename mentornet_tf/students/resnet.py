@@ -1,8 +1,8 @@
 """The original "resnet101" StudentNet: a CIFAR wide pre-activation ResNet (WRN-28-10 style).
 
 A faithful tf_keras rebuild of `code/resnet_model.py` of google/mentornet as configured by every
-script of the original (num_residual_units=9, no bottleneck, relu_leakiness=0.1, weight decay 2e-4;
-../shared/reference/original_code.md §6.1 and §10.14). Despite the name it has 1 + 3*9*2 + 1 = 56
+script of the original (its `HParams`: num_residual_units=9, no bottleneck, relu_leakiness=0.1,
+weight decay 2e-4). Despite the name it has 1 + 3*9*2 + 1 = 56
 weighted layers and about 84.6M parameters (10 classes).
 
 Kept quirks of the original, on purpose:
@@ -16,8 +16,8 @@ Batch normalization: tf_keras `BatchNormalization(momentum=0.9, epsilon=1e-3)`, 
 the original's hand-written BN except for the zero-debiasing of its moving mean, which only matters
 in the first few steps. Under a multi-replica strategy, Keras BN normalises with per-replica batch
 statistics; `sync_batch_norm=True` all-reduces them, which reproduces the single-device result
-(../shared/reference/stack.md). The original trained on one device, so True is the faithful choice
-when a run is split over replicas; False is faster.
+(measured under MirroredStrategy). The original trained on one device, so True is the faithful
+choice when a run is split over replicas; False is faster.
 """
 import itertools
 from typing import Optional, Sequence, Tuple

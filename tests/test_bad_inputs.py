@@ -1,4 +1,4 @@
-"""Bad input to the six entry points: each case ends with the documented exit status (2 = refused
+"""Bad input to the entry points: each case ends with the documented exit status (2 = refused
 input, see mentornet_tf/cli.py), one `error:` line last that names the flag, file or value, no
 traceback, and the case directory exactly as it was (nothing written, nothing lost).
 
@@ -13,7 +13,8 @@ import pytest
 
 import bad_input_harness as harness
 
-CASE_MODULES = ("bad_input_cases_train", "bad_input_cases_evaluate", "bad_input_cases_tools")
+CASE_MODULES = ("bad_input_cases_train", "bad_input_cases_evaluate", "bad_input_cases_tools",
+                "bad_input_cases_export")
 
 
 def _all_cases():

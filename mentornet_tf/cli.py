@@ -31,7 +31,31 @@ def _print_error(message: str) -> None:
   print(f"error: {message}", file=sys.stderr, flush=True)
 
 
-def _parse_flags(argv: List[str]) -> List[str]:
+_HELP_ARGS = ("--help", "-help", "--helpshort", "-helpshort", "-?", "-h")
+
+
+def _wants_help(argv: List[str]) -> bool:
+  for arg in argv[1:]:
+    if arg == "--":
+      return False
+    if arg in _HELP_ARGS:
+      return True
+  return False
+
+
+def print_help(doc: Optional[str]) -> None:
+  """The entry's docstring and its flags in groups (absl's own --help shows one flat list)."""
+  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  sections = flags_lib.help_text() if flags_lib.groups() else flags.FLAGS.main_module_help()
+  text = (doc or "").rstrip() + "\n\nflags (--helpfull also lists absl's):\n" + sections
+  sys.stdout.write(text.rstrip() + "\n")
+  sys.stdout.flush()
+
+
+def _parse_flags(argv: List[str], doc: Optional[str] = None) -> List[str]:
+  if _wants_help(argv):  # before parsing: absl's --help would print a flat list and no groups
+    print_help(doc)
+    sys.exit(EXIT_FAILURE)  # absl's status for --help
   try:
     return flags.FLAGS(argv)
   except flags.Error as error:  # unknown flag, bad value, unreadable --flagfile
@@ -62,5 +86,11 @@ def guarded(main: Callable[[List[str]], Optional[int]]) -> Callable[[List[str]],
 
 
 def run(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str]] = None) -> None:
-  """`absl.app.run` with one-line errors and the exit statuses above (never returns)."""
-  app.run(guarded(main), argv=argv, flags_parser=_parse_flags)
+  """`absl.app.run` with one-line errors and the exit statuses above (never returns).
+
+  `--help` prints the docstring of `main`'s module and the flags defined through
+  mentornet_tf/flags.py in their groups (data, student, mentor, training, distribution, output).
+  """
+  module = sys.modules.get(getattr(main, "__module__", None) or "__main__")
+  doc = getattr(module, "__doc__", None)
+  app.run(guarded(main), argv=argv, flags_parser=lambda args: _parse_flags(args, doc))

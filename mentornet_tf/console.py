@@ -1,32 +1,21 @@
 """Console scripts (setup.py): `mentornet-<entry>` runs `python -m mentornet_tf.<entry>`.
 
-Each function imports its entry module, registers the entry's flags when the module keeps them in
-a `define_flags()` (entries that register flags at import need nothing), and runs its `main`
-under `cli.run`: the same flags, output and exit statuses (0, 1, 2; mentornet_tf/cli.py) as
+Each function sets the command's TensorFlow environment (mentornet_tf/entry.py), imports its
+entry module, registers the entry's flags (`define_flags()`) and runs its `main` under
+`cli.run`: the same flags, output and exit statuses (0, 1, 2; mentornet_tf/cli.py) as
 `python -m`.
 """
 import importlib
-import sys
 
-import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
-from absl import flags
-
-from mentornet_tf import cli
+from mentornet_tf import entry
 
 
 def _run(name: str) -> None:
+  entry.prepare_environment()  # before the entry module imports TensorFlow
+  from mentornet_tf import cli  # pylint: disable=g-import-not-at-top
   module = importlib.import_module(f"mentornet_tf.{name}")
-  define_flags = getattr(module, "define_flags", None)
-  if define_flags is not None:
-    define_flags()
-  # absl's --help prints __main__'s docstring and the key flags of the module named sys.argv[0]
-  # (the script here): give them the entry's, as `python -m` shows.
-  main_module = sys.modules.get("__main__")
-  if main_module is not None and module.__doc__:
-    main_module.__doc__ = module.__doc__
-  for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
-    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-  cli.run(module.main)
+  module.define_flags()
+  cli.run(module.main)  # --help shows the entry's docstring and its grouped flags
 
 
 def train() -> None:

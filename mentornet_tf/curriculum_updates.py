@@ -37,7 +37,7 @@ def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequ
 
 def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,
                       learn_config: learning.LearnConfig, mentornet_config, output_dir: str = "",
-                      seed: int = 0, name_epoch=None):
+                      seed: int = 0, name_epoch=None, progress=None):
   """Dumps the StudentNet on the clean subset and learns a MentorNet DD from it.
 
   Args:
@@ -65,7 +65,8 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
                      "raise --clean_subset_fraction")
   train, test = mentor_data.generate_data_driven(rows, percentile=percentile, seed=seed)
   mentornet, metrics = learning.learn_mentornet(train, test, learn_config,
-                                                mentornet_config=mentornet_config)
+                                                mentornet_config=mentornet_config,
+                                                progress=progress)
   metrics.update(num_dump_rows=int(records["id"].shape[0]), epochs=epochs,
                  dump_clean_fraction=float(np.mean(rows[:, 2] == rows[:, 3])))
   if output_dir:
@@ -85,8 +86,9 @@ class MentorNetUpdater(keras.callbacks.Callback):
   def __init__(self, update_epochs: Sequence[int], max_number_of_steps: int, steps_per_epoch: int,
                dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
                fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
-               output_dir: str, writer=None, seed: int = 0):
+               output_dir: str, writer=None, seed: int = 0, verbose: int = 0):
     super().__init__()
+    self.verbose = verbose  # > 0: a progress line while MentorNet DD is learned (stderr)
     self.update_epochs = sorted(update_epochs)
     self.max_number_of_steps = max_number_of_steps
     self.steps_per_epoch = steps_per_epoch
@@ -122,9 +124,14 @@ class MentorNetUpdater(keras.callbacks.Callback):
     epochs_used = sorted({schedules.current_epoch(e, self.burn_in_epoch,
                                                   self.fixed_epoch_after_burn_in)
                           for e in range(epoch, until)})
+    progress = None
+    if self.verbose:
+      from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
+      progress = progress_lib.StepProgress(f"Step 6 at epoch {epoch}%: learning MentorNet DD")
     mentornet, metrics = learn_data_driven(
         self.model, self.dataset, self.subset_fn, epochs_used, self.percentile, self.learn_config,
-        running.config, self.output_dir, seed=self.seed + step, name_epoch=epoch)
+        running.config, self.output_dir, seed=self.seed + step, name_epoch=epoch,
+        progress=progress)
     running.set_weights(mentornet.get_weights())  # assign: the traced step stays valid
     record = {"step": step, "epoch_percentage": epoch, "test_mse": metrics.get("test_mse"),
               "test_accuracy": metrics.get("test_accuracy"),

@@ -14,10 +14,13 @@ data files, a state file naming a missing one) are skipped with a warning naming
 JSON or has wrong fields, a checkpoint without StudentNet variables (e.g. a MentorNet's) or of
 another architecture than config.json names, missing data. See mentornet_tf/cli.py.
 """
+from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
+
 import json
 import os
+import sys
+from typing import Callable, Dict, List, Optional
 
-import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
 from absl import flags
 from absl import logging
 
@@ -25,18 +28,25 @@ from mentornet_tf import cli
 from mentornet_tf import config as config_lib
 from mentornet_tf import flags as flags_lib
 
-flags_lib.define_data_flags()
-flags_lib.define_student_flags()
-flags.DEFINE_string("checkpoint_dir", "", "Directory of checkpoints (a run's ckpt/) or a "
-                    "checkpoint prefix.")
-flags.DEFINE_string("eval_dir", "", "Where to write eval summaries; default <run>/eval_<split>.")
-flags.DEFINE_integer("eval_interval_secs", 600, "How often to look for a new checkpoint (>= 1).")
-flags.DEFINE_enum("split_name", "test", ["test", "train"], "Split to evaluate (train: the noisy "
-                  "training split without augmentation, reported against clean and noisy labels).")
-flags.DEFINE_bool("once", False, "Evaluate the latest checkpoint once and exit.")
-flags.DEFINE_integer("timeout_secs", 0, "Follow mode: stop after this long without a new "
-                     "checkpoint (0 = until the run's max_number_of_steps is reached).")
 FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """Registers the entry's flags (idempotent; only when it runs as a command, never at import)."""
+  flags_lib.define_data_flags()
+  flags_lib.define_student_flags()
+  g = flags_lib.Group("evaluation")
+  g.string("checkpoint_dir", "", "Directory of checkpoints (a run's ckpt/) or a checkpoint "
+           "prefix.")
+  g.string("eval_dir", "", "Where to write eval summaries; default <run>/eval_<split>.")
+  g.integer("eval_interval_secs", 600, "How often to look for a new checkpoint (>= 1).")
+  g.enum("split_name", "test", ["test", "train"], "Split to evaluate (train: the noisy training "
+         "split without augmentation, reported against clean and noisy labels).")
+  g.bool("once", False, "Evaluate the latest checkpoint once and exit.")
+  g.integer("timeout_secs", 0, "Follow mode: stop after this long without a new checkpoint (0 = "
+            "until the run's max_number_of_steps is reached).")
+  g.bool("progress", None, "A progress bar over the batches on stderr; default: only when "
+         "stderr is a terminal.")
 
 
 def _config_from_json(path: str):
@@ -74,11 +84,11 @@ def _config_from_json(path: str):
   return data, student, max_steps
 
 
-def _run_config(checkpoint_dir: str):
+def _run_config(checkpoint_dir: str, fallback: Callable[[], tuple]):
   """(data, student, max_steps, run_dir, student source, data source) of `checkpoint_dir`'s run.
 
-  From the run's config.json (next to ckpt/) when it exists, else from the flags; the sources
-  say which, for messages.
+  From the run's config.json (next to ckpt/) when it exists, else `fallback()` = (data config,
+  student config) (the command: the flags); the sources say which, for messages.
   """
   base = checkpoint_dir if os.path.isdir(checkpoint_dir) else os.path.dirname(checkpoint_dir)
   run_dir = os.path.dirname(os.path.abspath(base))
@@ -87,9 +97,8 @@ def _run_config(checkpoint_dir: str):
     data, student, max_steps = _config_from_json(path)
     return data, student, max_steps, run_dir, f"config.json {path!r}", f"config.json {path!r}"
   missing = f"(no config.json in {run_dir!r})"
-  return (flags_lib.data_config_from_flags(),
-          config_lib.StudentConfig(studentnet=FLAGS.studentnet), 0, base,
-          f"--studentnet {missing}", f"the data flags {missing}")
+  data, student = fallback()
+  return (data, student, 0, base, f"--studentnet {missing}", f"the data flags {missing}")
 
 
 def _validate_flags(argv) -> None:
@@ -98,12 +107,6 @@ def _validate_flags(argv) -> None:
   if not FLAGS.checkpoint_dir:
     raise cli.BadInput("--checkpoint_dir is required: a run's ckpt/ directory or a checkpoint "
                        "prefix such as <run>/ckpt/ckpt-<step>")
-  if FLAGS.eval_interval_secs < 1:
-    raise cli.BadInput(f"--eval_interval_secs={FLAGS.eval_interval_secs} is invalid: must be "
-                       ">= 1")
-  if FLAGS.timeout_secs < 0:
-    raise cli.BadInput(f"--timeout_secs={FLAGS.timeout_secs} is invalid: must be >= 0 "
-                       "(0 = until the run's last step)")
 
 
 def _checkpoint_prefix(checkpoint: str) -> str:
@@ -124,53 +127,96 @@ def _checkpoint_prefix(checkpoint: str) -> str:
   return checkpoint
 
 
-def main(argv):
-  _validate_flags(argv)
-  logging.set_verbosity(logging.WARNING)  # results and warnings only; --verbosity overrides
-  if FLAGS["verbosity"].present:
-    logging.set_verbosity(FLAGS.verbosity)
-  checkpoint = FLAGS.checkpoint_dir
+def _no_fallback():
+  raise cli.BadInput("no config.json next to the checkpoints: give the data and student flags")
+
+
+def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_dir: str = "",
+                        once: bool = False, eval_interval_secs: int = 600, timeout_secs: int = 0,
+                        fallback: Callable[[], tuple] = _no_fallback,
+                        progress: Optional[bool] = None,
+                        on_result: Optional[Callable[[Dict], None]] = None) -> List[Dict]:
+  """What the command does, in-process: evaluates one checkpoint, or follows a directory.
+
+  `checkpoint_dir` is a run's ckpt/ directory (once: its newest readable checkpoint; else every
+  new one until `timeout_secs` without one, or the run's last step) or a checkpoint prefix.
+  `fallback()` gives (DataConfig, StudentConfig) when the run has no config.json. `progress`:
+  a bar over the batches on stderr (None: when stderr is a terminal). Each result is passed to
+  `on_result` (the command prints it as a JSON line) as it comes; returns them all.
+
+  Raises:
+    cli.BadInput: refused input (nothing written); cli.RunFailed: a later checkpoint of a
+      followed directory does not match.
+  """
+  if eval_interval_secs < 1:
+    raise cli.BadInput(f"--eval_interval_secs={eval_interval_secs} is invalid: must be >= 1")
+  if timeout_secs < 0:
+    raise cli.BadInput(f"--timeout_secs={timeout_secs} is invalid: must be >= 0 (0 = until the "
+                       "run's last step)")
+  on_result = on_result or (lambda result: None)
+  checkpoint = checkpoint_dir
   is_dir = os.path.isdir(checkpoint)
   prefix = None if is_dir else _checkpoint_prefix(checkpoint)
   # Everything is checked before anything is written: the config, a readable checkpoint, the
   # data, and that the checkpoint holds the configured student (the summary writer comes last).
-  data, student, max_steps, run_dir, source, data_source = _run_config(checkpoint)
+  data, student, max_steps, run_dir, source, data_source = _run_config(checkpoint, fallback)
   from mentornet_tf import evaluation  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
   from mentornet_tf.data import sources  # pylint: disable=g-import-not-at-top
-  once = FLAGS.once or not is_dir
+  once = once or not is_dir
   if once and is_dir:
     try:
       prefix = evaluation.latest_checkpoint(checkpoint)
     except FileNotFoundError as error:
       raise cli.BadInput(str(error)) from None
-  eval_dir = FLAGS.eval_dir or os.path.join(run_dir, f"eval_{FLAGS.split_name}")
+  eval_dir = eval_dir or os.path.join(run_dir, f"eval_{split_name}")
   try:
-    evaluator = evaluation.Evaluator(data, student, split=FLAGS.split_name, eval_dir=eval_dir,
+    evaluator = evaluation.Evaluator(data, student, split=split_name, eval_dir=eval_dir,
                                      source=source)
   except (sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError) as error:
     raise cli.BadInput(f"cannot read the data that {data_source} names: {error}") from None
+  if progress is None:
+    progress = sys.stderr.isatty()
+  if progress:
+    progress_lib.watch_batches(evaluator)
+  results = []
   if once:
     try:
       result = evaluator.evaluate(prefix)
     except evaluation.CheckpointMismatch as error:
       raise cli.BadInput(str(error)) from None
-    print(json.dumps(result, sort_keys=True))
-    return 0
-  evaluated = 0
+    on_result(result)
+    return [result]
   try:
-    for result in evaluator.follow(checkpoint, FLAGS.eval_interval_secs,
-                                   FLAGS.timeout_secs or None, max_steps):
-      print(json.dumps(result, sort_keys=True), flush=True)
-      evaluated += 1
+    for result in evaluator.follow(checkpoint, eval_interval_secs, timeout_secs or None,
+                                   max_steps):
+      on_result(result)
+      results.append(result)
   except evaluation.CheckpointMismatch as error:
-    if evaluated:  # a later checkpoint of the directory does not match: the run failed
+    if results:  # a later checkpoint of the directory does not match: the run failed
       raise cli.RunFailed(str(error)) from None
     raise cli.BadInput(str(error)) from None
-  if not evaluated:
+  if not results:
     raise cli.BadInput(f"--checkpoint_dir={checkpoint!r} holds no readable checkpoint after "
-                       f"--timeout_secs={FLAGS.timeout_secs}")
+                       f"--timeout_secs={timeout_secs}")
+  return results
+
+
+def main(argv):
+  _validate_flags(argv)
+  logging.set_verbosity(logging.WARNING)  # results and warnings only; --verbosity overrides
+  if FLAGS["verbosity"].present:
+    logging.set_verbosity(FLAGS.verbosity)
+  fallback = lambda: (flags_lib.data_config_from_flags(),
+                      config_lib.StudentConfig(studentnet=FLAGS.studentnet))
+  evaluate_checkpoint(
+      FLAGS.checkpoint_dir, split_name=FLAGS.split_name, eval_dir=FLAGS.eval_dir,
+      once=FLAGS.once, eval_interval_secs=FLAGS.eval_interval_secs,
+      timeout_secs=FLAGS.timeout_secs, fallback=fallback, progress=FLAGS.progress,
+      on_result=lambda result: print(json.dumps(result, sort_keys=True), flush=True))
   return 0
 
 
 if __name__ == "__main__":
+  define_flags()
   cli.run(main)

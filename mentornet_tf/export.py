@@ -13,23 +13,25 @@ Refused (exit 2, one `error:` line, nothing written): no run directory or config
 readable checkpoint, a checkpoint of another StudentNet, an --output_dir that exists and is not
 empty (unless --overwrite) or that is the run directory. See mentornet_tf/cli.py.
 """
-import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
+from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
+
 from absl import flags
 from absl import logging
 
 from mentornet_tf import cli
+from mentornet_tf import flags as flags_lib
 
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
-  """Registers the entry's flags (only when it runs as a command, never at import)."""
-  flags.DEFINE_string("train_log_dir", "", "The run directory to export (config.json, ckpt/).")
-  flags.DEFINE_string("output_dir", "", "Where to write the SavedModels; default "
-                      "<train_log_dir>/export.")
-  flags.DEFINE_string("checkpoint", "", "A checkpoint prefix to export, e.g. "
-                      "<train_log_dir>/ckpt/ckpt-400; default the newest readable one.")
-  flags.DEFINE_bool("overwrite", False, "Replace a non-empty --output_dir.")
+  """Registers the entry's flags (idempotent; only when it runs as a command, never at import)."""
+  g = flags_lib.Group("export")
+  g.string("train_log_dir", "", "The run directory to export (config.json, ckpt/).")
+  g.string("output_dir", "", "Where to write the SavedModels; default <train_log_dir>/export.")
+  g.string("checkpoint", "", "A checkpoint prefix to export, e.g. "
+           "<train_log_dir>/ckpt/ckpt-400; default the newest readable one.")
+  g.bool("overwrite", False, "Replace a non-empty --output_dir.")
 
 
 def export_run(train_log_dir: str, output_dir: str = "", checkpoint: str = "",

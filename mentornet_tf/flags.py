@@ -1,103 +1,221 @@
-"""absl flags of `python -m mentornet_tf.train` / `evaluate`, and their conversion to TrainConfig.
+"""absl flags of the entry points, grouped for --help, and their conversion to TrainConfig.
 
 Original flag names and defaults (original_code.md §3.1) wherever the concept existed, so a line of
 the TF1 `commands/*.sh` is a line of a flagfile. Flags are defined inside functions (importing this
-module registers nothing) and only entry points call them. An unknown flag, also in a flagfile,
-is a fatal parse error (the original silently ignored the misspelled `--loss_p_precentile`).
+module registers nothing): each entry point has a `define_flags()` that calls them, and only runs
+it when it runs as a command (`if __name__ == "__main__"`, the console scripts, the bad-input
+harness). Every definition is idempotent (a flag already registered is kept), so two entries'
+`define_flags()` may run in one process. Each flag is filed under a group (data, student, mentor,
+training, distribution, output, ...) that `--help` prints as a section (mentornet_tf/cli.py).
+Names with a fixed set of values are `DEFINE_enum` (choices shown, a typo refused by absl). An
+unknown flag, also in a flagfile, is a fatal parse error (the original silently ignored the
+misspelled `--loss_p_precentile`).
 """
+import types
+from typing import Callable, Dict, List
+
 from absl import flags
 
 from mentornet_tf import config as config_lib
+from mentornet_tf import names
 
 FLAGS = flags.FLAGS
 
+# Group title -> names. --help prints the train groups in this order, any other group after them
+# in the order it was first used.
+GROUP_ORDER = ("data", "student", "mentor", "training", "distribution", "output")
+_GROUPS: Dict[str, List[str]] = {}
+
+
+def define(group: str, definer: Callable, name: str, *args, flag_values=None, **kwargs):
+  """`definer(name, *args, **kwargs)` (a `flags.DEFINE_*`) unless `name` exists; files it in
+  `group`.
+
+  Returns `name` (values are read through FLAGS). A flag keeps the group it was first filed in.
+  """
+  if flag_values is not None and flag_values is not FLAGS:  # a private set (options_from)
+    definer(name, *args, flag_values=flag_values, **kwargs)
+    return name
+  if name not in FLAGS:
+    definer(name, *args, **kwargs)
+  names = _GROUPS.setdefault(group, [])
+  if name not in names and not any(name in other for other in _GROUPS.values()):
+    names.append(name)
+  return name
+
+
+def groups() -> Dict[str, List[str]]:
+  """{group title: flag names} of every flag defined through `define`, in --help order."""
+  order = ([t for t in GROUP_ORDER[:-1] if t in _GROUPS] +
+           [t for t in _GROUPS if t not in GROUP_ORDER] + ["output"] * ("output" in _GROUPS))
+  return {title: list(_GROUPS[title]) for title in order if _GROUPS[title]}
+
+
+def help_text() -> str:
+  """The grouped flag sections of --help: one block per group, absl's rendering of each flag."""
+  blocks = []
+  for title, members in groups().items():
+    # absl renders a module's key flags under a `title:` header; a group is such a "module".
+    for name in members:
+      FLAGS.register_key_flag_for_module(title, FLAGS[name])
+    blocks.append(FLAGS.module_help(title))
+  return "\n".join(block.strip("\n") for block in blocks) + "\n"
+
+
+class Group:
+  """Defines flags filed under one --help section: `Group("data").enum("dataset_name", ...)`."""
+
+  def __init__(self, title: str, flag_values=None):
+    self.title = title
+    self.flag_values = flag_values  # None: absl's FLAGS
+
+  def _define(self, definer, name, *args, **kwargs):
+    return define(self.title, definer, name, *args, flag_values=self.flag_values, **kwargs)
+
+  def string(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_string, name, default, help_text, **kwargs)
+
+  def integer(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_integer, name, default, help_text, **kwargs)
+
+  def float(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_float, name, default, help_text, **kwargs)
+
+  def bool(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_bool, name, default, help_text, **kwargs)
+
+  def enum(self, name, default, choices, help_text, **kwargs):
+    return self._define(flags.DEFINE_enum, name, default, list(choices), help_text, **kwargs)
+
+  def list(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_list, name, default, help_text, **kwargs)
+
+  def multi_string(self, name, default, help_text, **kwargs):
+    return self._define(flags.DEFINE_multi_string, name, default, help_text, **kwargs)
+
 
 def define_data_flags():
-  flags.DEFINE_enum("dataset_name", "cifar10", list(config_lib.DATASETS), "Dataset.")
-  flags.DEFINE_string("data_dir", "", "tfds data_dir, or the directory of the original "
-                      "{dataset}_train-* TFRecords. Unused for the embedded mnist5k/digits.")
-  flags.DEFINE_enum("data_format", "auto", list(config_lib.DATA_FORMATS),
-                    "tfds | tfrecord (original format) | auto (tfrecord when files match).")
-  flags.DEFINE_string("test_data_dir", "", "Directory of the clean test split when it differs "
-                      "from --data_dir (the original kept it in data/<ds>/val).")
-  flags.DEFINE_float("noise_fraction", 0.0, "Probability that a training label is corrupted.")
-  flags.DEFINE_enum("noise_type", "uniform", list(config_lib.NOISE_TYPES),
-                    "uniform: a random class, may equal the true one (the paper); flip: a random "
-                    "other class; pairflip: class c -> c+1.")
-  flags.DEFINE_integer("noise_seed", 0, "Noise is a function of (noise_seed, example id) only.")
-  flags.DEFINE_integer("batch_size", 128, "Global batch size (all replicas and workers).")
-  flags.DEFINE_integer("shuffle_buffer", 10000, "Shuffle buffer of the training pipeline.")
-  flags.DEFINE_enum("augmentation", "auto", ["auto", "resnet", "cifarnet", "standardize", "none"],
-                    "auto = the student's own (resnet: pad 36/crop/flip; inception: pad 8).")
-  flags.DEFINE_float("clean_subset_fraction", 0.1, "Share of training examples whose clean "
-                     "label is known (MentorNet DD, Step 6).")
+  g = Group("data")
+  g.enum("dataset_name", "cifar10", names.DATASETS, "Dataset.")
+  g.string("data_dir", "", "tfds data_dir, or the directory of the original {dataset}_train-* "
+           "TFRecords. Unused for the embedded mnist5k/digits.")
+  g.enum("data_format", "auto", config_lib.DATA_FORMATS,
+         "tfds | tfrecord (original format) | auto (tfrecord when files match).")
+  g.string("test_data_dir", "", "Directory of the clean test split when it differs from "
+           "--data_dir (the original kept it in data/<ds>/val).")
+  g.float("noise_fraction", 0.0, "Probability that a training label is corrupted.")
+  g.enum("noise_type", "uniform", config_lib.NOISE_TYPES,
+         "uniform: a random class, may equal the true one (the paper); flip: a random other "
+         "class; pairflip: class c -> c+1.")
+  g.integer("noise_seed", 0, "Noise is a function of (noise_seed, example id) only.")
+  g.integer("batch_size", 128, "Global batch size (all replicas and workers).")
+  g.integer("shuffle_buffer", 10000, "Shuffle buffer of the training pipeline.")
+  g.enum("augmentation", "auto", names.AUGMENTATION_CHOICES,
+         "auto = the student's own (resnet: pad 36/crop/flip; inception: pad 8).")
+  g.float("clean_subset_fraction", 0.1, "Share of training examples whose clean label is known "
+          "(MentorNet DD, Step 6).")
 
 
 def define_student_flags():
-  flags.DEFINE_enum("studentnet", "resnet101", list(config_lib.STUDENTS), "StudentNet.")
-  flags.DEFINE_float("weight_decay", None, "Weight decay coefficient on sum ||W||^2/2; default: "
-                     "the original's (resnet101 2e-4, inception 0).")
-  flags.DEFINE_bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
+  g = Group("student")
+  g.enum("studentnet", "resnet101", names.STUDENTS, "StudentNet.")
+  g.float("weight_decay", None, "Weight decay coefficient on sum ||W||^2/2; default: the "
+          "original's (resnet101 2e-4, inception 0).")
+  Group("distribution").bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
 
 
 def define_mentor_flags():
-  flags.DEFINE_enum("weighting", "auto", ["auto"] + list(config_lib.WEIGHTING_MODES),
-                    "auto: mentornet when --trained_mentornet_dir is set, else none (FullModel).")
-  flags.DEFINE_string("trained_mentornet_dir", "", "MentorNet: a directory written by "
-                      "train_mentornet, or an original TF1 checkpoint (dir or prefix).")
-  flags.DEFINE_string("curriculum", "self_paced", "Predefined curriculum for --weighting="
-                      "curriculum (SPADE Step 9).")
-  flags.DEFINE_float("loss_p_percentile", 0.7, "p of the loss-percentile moving average.")
-  flags.DEFINE_integer("burn_in_epoch", 0, "Burn-in length in epoch percentage (v forced to 1 "
-                       "while epoch < burn_in_epoch - 1).")
-  flags.DEFINE_bool("fixed_epoch_after_burn_in", False, "Cap the epoch fed to MentorNet (and used "
-                    "for schedules) at burn_in_epoch. Set for MentorNet DD.")
-  flags.DEFINE_float("loss_moving_average_decay", 0.5, "Decay of the loss moving average.")
-  flags.DEFINE_string("example_dropout_rates", "0.5, 17, 0.05, 78, 1.0, 5",
-                      "Example dropout schedule: rate, n_epochs, ... summing to 100 epochs.")
-  flags.DEFINE_enum("percentile_scope", "replica", list(config_lib.PERCENTILE_SCOPES),
-                    "replica: per-replica percentile and dropout (original); global: over all "
-                    "replicas (identical to one device).")
-  flags.DEFINE_float("curriculum_lambda1", 0.0, "lambda1 of Eq. 5-7 (curriculum weighting).")
-  flags.DEFINE_float("curriculum_lambda2", 1.0, "lambda2 of Eq. 5-7 (curriculum weighting).")
-  flags.DEFINE_float("curriculum_gamma", 2.0, "gamma of focal loss / SPCL (curriculum weighting).")
-  flags.DEFINE_enum("curriculum_update", "gradient", ["gradient", "closed_form"],
-                    "Step 9 projected gradient on v, or the closed-form minimiser v*.")
-  flags.DEFINE_float("curriculum_step_size", 1.0, "Step size of Step 9's update of v.")
-  flags.DEFINE_float("initial_weight", 1.0, "v0 of Algorithm 1 (curriculum weighting).")
-  flags.DEFINE_list("update_mentornet_epochs", [], "Step 6: epoch percentages at which MentorNet "
-                    "DD is re-learned from the current StudentNet (the paper: 21,75).")
-  flags.DEFINE_float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's "
-                     "loss_diff is taken against (0 = 100 * --loss_p_percentile).")
-  flags.DEFINE_integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
+  g = Group("mentor")
+  g.enum("weighting", "auto", ["auto"] + list(config_lib.WEIGHTING_MODES),
+         "auto: mentornet when --trained_mentornet_dir is set, else none (FullModel).")
+  g.string("trained_mentornet_dir", "", "MentorNet: a directory written by train_mentornet, or "
+           "an original TF1 checkpoint (dir or prefix).")
+  g.enum("curriculum", "self_paced", config_lib.CURRICULUM_NAMES,
+         "Predefined curriculum for --weighting=curriculum (SPADE Step 9).")
+  g.float("loss_p_percentile", 0.7, "p of the loss-percentile moving average.")
+  g.integer("burn_in_epoch", 0, "Burn-in length in epoch percentage (v forced to 1 while epoch "
+            "< burn_in_epoch - 1).")
+  g.bool("fixed_epoch_after_burn_in", False, "Cap the epoch fed to MentorNet (and used for "
+         "schedules) at burn_in_epoch. Set for MentorNet DD.")
+  g.float("loss_moving_average_decay", 0.5, "Decay of the loss moving average.")
+  g.string("example_dropout_rates", "0.5, 17, 0.05, 78, 1.0, 5",
+           "Example dropout schedule: rate, n_epochs, ... summing to 100 epochs.")
+  g.enum("percentile_scope", "replica", config_lib.PERCENTILE_SCOPES,
+         "replica: per-replica percentile and dropout (original); global: over all replicas "
+         "(identical to one device).")
+  g.float("curriculum_lambda1", 0.0, "lambda1 of Eq. 5-7 (curriculum weighting).")
+  g.float("curriculum_lambda2", 1.0, "lambda2 of Eq. 5-7 (curriculum weighting).")
+  g.float("curriculum_gamma", 2.0, "gamma of focal loss / SPCL (curriculum weighting).")
+  g.enum("curriculum_update", "gradient", ["gradient", "closed_form"],
+         "Step 9 projected gradient on v, or the closed-form minimiser v*.")
+  g.float("curriculum_step_size", 1.0, "Step size of Step 9's update of v.")
+  g.float("initial_weight", 1.0, "v0 of Algorithm 1 (curriculum weighting).")
+  g.list("update_mentornet_epochs", [], "Step 6: epoch percentages at which MentorNet DD is "
+         "re-learned from the current StudentNet (the paper: 21,75).")
+  g.float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's loss_diff is "
+          "taken against (0 = 100 * --loss_p_percentile).")
+  g.integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
 
 
 def define_train_flags():
-  flags.DEFINE_string("train_log_dir", "", "Run directory: checkpoints, TensorBoard, results.")
-  flags.DEFINE_enum("optimizer", "momentum", list(config_lib.OPTIMIZERS), "Student optimizer.")
-  flags.DEFINE_float("momentum", 0.9, "Momentum.")
-  flags.DEFINE_float("learning_rate", 0.1, "Base learning rate.")
-  flags.DEFINE_enum("lr_schedule", "piecewise", list(config_lib.LR_SCHEDULES),
-                    "piecewise (original resnet) | exponential (original inception) | constant.")
-  flags.DEFINE_string("lr_boundaries", "19531,25000,30000", "Piecewise schedule boundaries.")
-  flags.DEFINE_string("lr_values", "0.1,0.01,0.001,0.0001", "Piecewise schedule values "
-                      "(scaled so the first equals --learning_rate).")
-  flags.DEFINE_float("learning_rate_decay_factor", 0.1, "Exponential schedule decay factor.")
-  flags.DEFINE_float("num_epochs_per_decay", 50, "Exponential schedule period in epochs.")
-  flags.DEFINE_integer("max_number_of_steps", 39000, "Training steps; also the denominator of "
-                       "the epoch percentage fed to MentorNet.")
-  flags.DEFINE_integer("steps_per_epoch", 0, "Steps per Keras epoch; 0 = num_train // batch.")
-  flags.DEFINE_integer("save_summaries_secs", 120, "Kept for compatibility; summaries are "
-                       "written every --summary_steps.")
-  flags.DEFINE_integer("save_interval_secs", 1200, "Checkpoint period (at epoch ends).")
-  flags.DEFINE_integer("summary_steps", 10, "TensorBoard batch summaries every N steps.")
-  flags.DEFINE_integer("eval_interval", 1, "Evaluate on the clean test split every N epochs.")
-  flags.DEFINE_integer("seed", 0, "Initialisation, shuffling and example dropout seed.")
-  flags.DEFINE_enum("strategy", "default", list(config_lib.STRATEGIES), "tf.distribute strategy.")
-  flags.DEFINE_integer("num_replicas_cpu", 0, "With --strategy=mirrored and no GPU: split the "
-                       "CPU into N logical devices.")
-  flags.DEFINE_bool("export_weights", False, "Write per-example (id, loss, v, labels) per epoch.")
-  flags.DEFINE_integer("verbose", 1, "1: progress bar, 2: one line per epoch, 0: silent.")
+  g = Group("training")
+  g.enum("optimizer", "momentum", config_lib.OPTIMIZERS, "Student optimizer.")
+  g.float("momentum", 0.9, "Momentum.")
+  g.float("learning_rate", 0.1, "Base learning rate.")
+  g.enum("lr_schedule", "piecewise", config_lib.LR_SCHEDULES,
+         "piecewise (original resnet) | exponential (original inception) | constant.")
+  g.string("lr_boundaries", "19531,25000,30000", "Piecewise schedule boundaries.")
+  g.string("lr_values", "0.1,0.01,0.001,0.0001", "Piecewise schedule values (scaled so the "
+           "first equals --learning_rate).")
+  g.float("learning_rate_decay_factor", 0.1, "Exponential schedule decay factor.")
+  g.float("num_epochs_per_decay", 50, "Exponential schedule period in epochs.")
+  g.integer("max_number_of_steps", 39000, "Training steps; also the denominator of the epoch "
+            "percentage fed to MentorNet.")
+  g.integer("steps_per_epoch", 0, "Steps per Keras epoch; 0 = num_train // batch.")
+  g.integer("eval_interval", 1, "Evaluate on the clean test split every N epochs.")
+  g.integer("seed", 0, "Initialisation, shuffling and example dropout seed.")
+  g = Group("distribution")
+  g.enum("strategy", "default", names.STRATEGIES, "tf.distribute strategy.")
+  g.integer("num_replicas_cpu", 0, "With --strategy=mirrored and no GPU: split the CPU into N "
+            "logical devices.")
+  g = Group("output")
+  g.string("train_log_dir", "", "Run directory: checkpoints, TensorBoard, results.")
+  g.integer("save_summaries_secs", 120, "The original's; only its default is accepted: "
+            "summaries are written every --summary_steps.")
+  g.integer("save_interval_secs", 1200, "Checkpoint period (at epoch ends).")
+  g.integer("summary_steps", 10, "TensorBoard batch summaries every N steps.")
+  g.bool("export_weights", False, "Write per-example (id, loss, v, labels) per epoch.")
+  g.integer("verbose", 1, "1: a one-line progress bar (loss, accuracy vs noisy and clean "
+            "labels, mean v, learning rate; the rest goes to TensorBoard), 2: one line per "
+            "epoch, 0: silent.")
+
+
+def options_from(define_flags: Callable, **overrides) -> types.SimpleNamespace:
+  """An entry's flag values as a namespace without parsing a command line or touching FLAGS.
+
+  `define_flags(flag_values)` registers the entry's flags into a private `FlagValues`; the
+  namespace holds their defaults, replaced by `overrides` (each checked by the flag's parser:
+  an unknown name or a bad enum value raises). Tests and library callers build the options of
+  a tool (`train_mentornet.learn(options)`, `visualize.draw(options)`) with it.
+  """
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  flag_values(["options"])
+  for name, value in overrides.items():
+    if name not in flag_values:
+      raise AttributeError(f"no flag --{name}")
+    if isinstance(value, str):
+      flag_values[name].parse(value)  # absl's parser: enum choices, numbers, lists
+    else:
+      setattr(flag_values, name, value)
+  return types.SimpleNamespace(**{name: flag_values[name].value for name in flag_values})
+
+
+def options_from_flags(define_flags: Callable) -> types.SimpleNamespace:
+  """The parsed values of the flags `define_flags` registers, from absl's FLAGS (a command)."""
+  flag_values = flags.FlagValues()
+  define_flags(flag_values)
+  return types.SimpleNamespace(**{name: FLAGS[name].value for name in flag_values})
 
 
 def define_all():

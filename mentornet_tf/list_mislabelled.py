@@ -14,38 +14,46 @@ weight `nan`.
 Exit status (mentornet_tf/cli.py): 0 with the list; 2 for bad flags or an unreadable or malformed
 export (one `error:` line naming the CSV, and the line for a malformed row).
 """
+from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
+
 import json
 import math
 import os
 import sys
+from typing import Optional
 
-import mentornet_tf  # noqa: F401
 from absl import flags
 import numpy as np
 
 from mentornet_tf import cli
+from mentornet_tf import flags as flags_lib
 from mentornet_tf import inspection
 
-_TRAIN_LOG_DIR = flags.DEFINE_string("train_log_dir", "", "Run directory trained with "
-                                     "--export_weights.")
-_EPOCH = flags.DEFINE_integer("epoch", None, "Epoch of the export (default: the last).")
-_THRESHOLD = flags.DEFINE_float("threshold", 0.5, "Examples with v below this are listed.")
-_LIMIT = flags.DEFINE_integer("limit", 50, "Print at most this many examples (0 = all).")
+FLAGS = flags.FLAGS
 
 
-def _validate_flags():
-  if not _TRAIN_LOG_DIR.value:
+def define_flags() -> None:
+  """Registers the entry's flags (idempotent; only when it runs as a command, never at import)."""
+  g = flags_lib.Group("export")
+  g.string("train_log_dir", "", "Run directory trained with --export_weights.")
+  g.integer("epoch", None, "Epoch of the export (default: the last).")
+  g.float("threshold", 0.5, "Examples with v below this are listed.")
+  g.integer("limit", 50, "Print at most this many examples (0 = all).")
+
+
+def _validate(train_log_dir: str, epoch: Optional[int], threshold: float, limit: int) -> None:
+  if not train_log_dir:
     raise cli.BadInput("--train_log_dir is required: a run directory trained with "
                        "--export_weights")
-  if not os.path.isdir(_TRAIN_LOG_DIR.value):
-    raise cli.BadInput(f"--train_log_dir={_TRAIN_LOG_DIR.value!r} is not a directory")
-  if _EPOCH.value is not None and _EPOCH.value < 1:
-    raise cli.BadInput(f"--epoch={_EPOCH.value} is invalid: exports are numbered from epoch 1")
-  if not math.isfinite(_THRESHOLD.value):
-    raise cli.BadInput(f"--threshold={_THRESHOLD.value} is invalid: must be a finite number "
+  if not os.path.isdir(train_log_dir):
+    raise cli.BadInput(f"--train_log_dir={train_log_dir!r} is not a directory")
+  if epoch is not None and epoch < 1:
+    raise cli.BadInput(f"--epoch={epoch} is invalid: exports are numbered from epoch 1")
+  if not math.isfinite(threshold):
+    raise cli.BadInput(f"--threshold={threshold} is invalid: must be a finite number "
                        "(weights lie in [0, 1])")
-  if _LIMIT.value < 0:
-    raise cli.BadInput(f"--limit={_LIMIT.value} is invalid: must be >= 0 (0 = all)")
+  if limit < 0:
+    raise cli.BadInput(f"--limit={limit} is invalid: must be >= 0 (0 = all)")
 
 
 def _row(records, i):
@@ -54,23 +62,27 @@ def _row(records, i):
           f"{int(records['clean_label'][i])}")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
-  _validate_flags()
+def list_examples(train_log_dir: str, epoch: Optional[int] = None, threshold: float = 0.5,
+                  limit: int = 50) -> dict:
+  """What the command does, in-process: prints the examples of the run's weight export (the
+  last, or `epoch`'s) with v < `threshold`; returns {"path", "flagged", "nan", "listed"}.
+
+  Raises:
+    cli.BadInput: bad arguments or an unreadable or malformed export.
+  """
+  _validate(train_log_dir, epoch, threshold, limit)
   try:
-    path = inspection.latest_export(_TRAIN_LOG_DIR.value, _EPOCH.value)
+    path = inspection.latest_export(train_log_dir, epoch)
     records = inspection.read_weights(path)
   except (OSError, ValueError) as error:
     raise cli.BadInput(str(error)) from None
-  threshold = _THRESHOLD.value
   weight = records["weight"]
   nan = np.isnan(weight)
   flagged = weight < threshold  # False for NaN: those are reported on their own
   order = [int(i) for i in np.flatnonzero(nan)] + [int(i) for i in weight.argsort(kind="stable")
                                                    if flagged[i]]
-  if _LIMIT.value:
-    order = order[:_LIMIT.value]
+  if limit:
+    order = order[:limit]
   summary = f"# {path}: {int(flagged.sum())} of {flagged.size} examples have v < {threshold}"
   if nan.any():
     summary += f"; {int(nan.sum())} have a NaN weight (listed first)"
@@ -82,8 +94,17 @@ def main(argv):
     print(_row(records, i))
   print("# detection against the known clean labels: " +
         json.dumps(inspection.detection_report(records, threshold), sort_keys=True))
+  return {"path": path, "flagged": int(flagged.sum()), "nan": int(nan.sum()),
+          "listed": [int(records["id"][i]) for i in order]}
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
+  list_examples(FLAGS.train_log_dir, FLAGS.epoch, FLAGS.threshold, FLAGS.limit)
   return 0
 
 
 if __name__ == "__main__":
+  define_flags()
   cli.run(main)

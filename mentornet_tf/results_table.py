@@ -38,6 +38,17 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from absl import flags
 
 from mentornet_tf import cli
+from mentornet_tf import flags as flags_lib
+
+FLAGS = flags.FLAGS
+
+
+def define_flags() -> None:
+  """Registers the entry's flags (idempotent; only when it runs as a command, never at import)."""
+  g = flags_lib.Group("runs")
+  g.multi_string("runs", ["runs/grid/*"], "Glob(s) of run directories (each holding "
+                 "results.json and config.json), or of directories holding them.")
+  g.string("output", "", "Also write the table to this file.")
 
 # Fields that may differ between the runs of one row (the seeds and where the run was written).
 _PER_RUN_FIELDS = ("seed", "train_log_dir", "verbose", "data.noise_seed")
@@ -319,10 +330,14 @@ def write_output(path: str, text: str) -> None:
       os.remove(tmp)
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
-  patterns = _RUNS.value
+def table(patterns: Sequence[str], output: str = "") -> str:
+  """What the command does, in-process: the Markdown table of the runs under the globs
+  `patterns` (skipped runs named on stderr), also written to `output` when given; printed.
+
+  Raises:
+    cli.BadInput: no pattern, no finished or diverged run, or `output` cannot be written.
+  """
+  patterns = list(patterns or [])
   if not patterns or not all(patterns):
     raise cli.BadInput(f"--runs={patterns!r} is invalid: give one or more globs of run "
                        "directories")
@@ -332,18 +347,20 @@ def main(argv):
     why = (f"{found} run director{'y' if found == 1 else 'ies'} found, none finished or diverged "
            "(reasons above)" if found else "no results.json under these globs")
     raise cli.BadInput(f"--runs={patterns}: no finished or diverged run to tabulate ({why})")
-  table = format_table(runs)
-  if _OUTPUT.value:
-    write_output(_OUTPUT.value, table)
-  print(table, end="")
+  text = format_table(runs)
+  if output:
+    write_output(output, text)
+  print(text, end="")
+  return text
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments: {' '.join(argv[1:])}")
+  table(FLAGS.runs, FLAGS.output)
   return 0
 
 
-_RUNS = flags.DEFINE_multi_string(
-    "runs", ["runs/grid/*"], "Glob(s) of run directories (each holding results.json and "
-    "config.json), or of directories holding them.")
-_OUTPUT = flags.DEFINE_string("output", "", "Also write the table to this file.")
-
-
 if __name__ == "__main__":
+  define_flags()
   cli.run(main)

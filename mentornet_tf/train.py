@@ -5,28 +5,71 @@ r"""Trains a StudentNet on corrupted labels, with or without a MentorNet (SPADE,
 Writes flags.txt (replayable with --flagfile), config.json, checkpoints, TensorBoard events and
 results.json into --train_log_dir, and prints the final and best clean test top-1.
 """
-import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
+from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
+
+import dataclasses
+from typing import Dict, Optional
+
 from absl import flags
 from absl import logging
 
 from mentornet_tf import cli
+from mentornet_tf import config as config_lib
 from mentornet_tf import flags as flags_lib
 
-flags_lib.define_all()
-flags.DEFINE_bool("compare_with_fullmodel", False, "After training, train the same StudentNet "
-                  "on the same noisy data without any weighting (FullModel, v = 1) into "
-                  "<train_log_dir>_fullmodel and print both results side by side.")
 FLAGS = flags.FLAGS
 
 
+def define_flags() -> None:
+  """Registers the entry's flags (idempotent; only when it runs as a command, never at import)."""
+  flags_lib.define_all()
+  flags_lib.Group("output").bool(
+      "compare_with_fullmodel", False, "After training, train the same StudentNet on the same "
+      "noisy data without any weighting (FullModel, v = 1) into <train_log_dir>_fullmodel and "
+      "print both results side by side.")
+
+
 def _flags_text() -> str:
-  # Only this module's flags (not absl/TF internals) so the file replays with --flagfile.
+  # Only the project's flags (not absl/TF internals) so the file replays with --flagfile.
   lines = []
   for module in (flags_lib.__name__, __name__, "__main__"):
     for flag in FLAGS.get_flags_for_module(module) if module in FLAGS.flags_by_module_dict() \
         else []:
       lines.append(flag.serialize())
   return "\n".join(line for line in lines if line) + "\n"
+
+
+def train(config: config_lib.TrainConfig, info=None, flags_text: str = "",
+          label: Optional[str] = None) -> Dict:
+  """Validates and trains `config` (what the command does, in-process); prints the result line.
+
+  Everything that can be checked is checked before the run directory is touched
+  (`train_lib.validate`); `train_lib.run` refuses a directory held by another job and a restart
+  that changes the experiment. Returns the results dict (also in results.json).
+  """
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  info = info or train_lib.validate(config)
+  results = train_lib.run(config, info, flags_text=flags_text)
+  print_result(label or config.mentor.weighting, results, config.train_log_dir)
+  return results
+
+
+def fullmodel_config(config: config_lib.TrainConfig) -> config_lib.TrainConfig:
+  """The same run without any weighting (v = 1) into <train_log_dir>_fullmodel."""
+  return dataclasses.replace(
+      config, train_log_dir=config.train_log_dir.rstrip("/") + "_fullmodel",
+      mentor=dataclasses.replace(config.mentor, weighting="none", update_mentornet_epochs=()))
+
+
+def train_and_compare(config: config_lib.TrainConfig, flags_text: str = "") -> Dict[str, Dict]:
+  """`train(config)`, then the FullModel on the same data; {"run": ..., "fullmodel": ...}."""
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  info = train_lib.validate(config)
+  results = {"run": train(config, info, flags_text)}
+  if config.mentor.weighting != "none":
+    print("training FullModel (v = 1) on the same data for comparison ...", flush=True)
+    results["fullmodel"] = train(fullmodel_config(config), info, label="none (FullModel)")
+  return results
 
 
 def main(argv):
@@ -42,24 +85,14 @@ def main(argv):
   except ValueError as error:  # a bad TF_CONFIG for a server task
     raise cli.BadInput(str(error)) from None
   config = flags_lib.train_config_from_flags()  # ConfigError names the flag
-  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
-  # Everything that can be checked is checked before the run directory is touched; run()
-  # refuses a directory held by another job and a restart that changes the experiment.
-  info = train_lib.validate(config)
-  results = train_lib.run(config, info, flags_text=_flags_text())
-  _print_result(config.mentor.weighting, results, config.train_log_dir)
-  if FLAGS.compare_with_fullmodel and config.mentor.weighting != "none":
-    import dataclasses  # pylint: disable=g-import-not-at-top
-    baseline = dataclasses.replace(
-        config, train_log_dir=config.train_log_dir.rstrip("/") + "_fullmodel",
-        mentor=dataclasses.replace(config.mentor, weighting="none", update_mentornet_epochs=()))
-    print("training FullModel (v = 1) on the same data for comparison ...", flush=True)
-    baseline_results = train_lib.run(baseline, info)
-    _print_result("none (FullModel)", baseline_results, baseline.train_log_dir)
+  if FLAGS.compare_with_fullmodel:
+    train_and_compare(config, flags_text=_flags_text())
+  else:
+    train(config, flags_text=_flags_text())
   return 0
 
 
-def _print_result(weighting, results, train_log_dir):
+def print_result(weighting, results, train_log_dir):
   if results.get("mentornet"):
     weighting = f"{weighting} {results['mentornet']}"
   print(f"[{weighting:>22s}] final clean test top-1: {results['final_accuracy']:.4f}   best: "
@@ -69,4 +102,5 @@ def _print_result(weighting, results, train_log_dir):
 
 
 if __name__ == "__main__":
+  define_flags()
   cli.run(main)

@@ -21,6 +21,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import callbacks as callbacks_lib
+from mentornet_tf import progress as progress_lib
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
 from mentornet_tf import distribute
@@ -126,7 +127,7 @@ def build_extra_callbacks(config: config_lib.TrainConfig, augmentation: str,
         learning.LearnConfig(max_step_train=config.mentor.mentornet_learning_steps,
                              seed=config.seed),
         os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
-        writer, seed=config.seed))
+        writer, seed=config.seed, verbose=config.verbose if chief else 0))
   if config.export_weights:
     from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
     extra.append(monitoring.WeightExporter(
@@ -376,8 +377,12 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
   started = time.time()
   try:
     if not finished:
+      # Our compact progress (progress.py) instead of Keras' ProgbarLogger (all metrics).
+      progress = progress_lib.TrainProgress(config.verbose if chief else 0,
+                                            config.max_number_of_steps, steps_per_epoch,
+                                            config.data.batch_size)
       model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                initial_epoch=initial_epoch, callbacks=callbacks, verbose=config.verbose,
+                initial_epoch=initial_epoch, callbacks=callbacks + [progress], verbose=0,
                 **validation)
   except tf.errors.OpError as error:
     divergence = spade.parse_divergence(str(error))

@@ -137,8 +137,7 @@ def _run_one(module, case: Dict, log_prefix: str) -> Dict:
 def _driver(module_name: str, plan_path: str, out_path: str) -> None:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   module = importlib.import_module(module_name)
-  if hasattr(module, "define_flags"):  # entries that register their flags only when run
-    module.define_flags()
+  module.define_flags()  # every entry registers its flags only when it runs as a command
   with open(plan_path) as f:
     plan = json.load(f)
   log_dir = os.path.dirname(os.path.abspath(out_path))

@@ -1,20 +1,48 @@
-"""The `python -m mentornet_tf.train_mentornet` entry point, run as a subprocess."""
+"""The train_mentornet entry, in-process: `learn(options(...))` under the entry's exit-status
+convention (`cli.guarded`). Its real-process refusals (exit 2, absl's parse errors) are in the
+bad-input harness (tests/bad_input_cases_tools.py)."""
+import contextlib
+import io
 import os
-import subprocess
-import sys
+import re
+import types
 
+from absl import app
 import numpy as np
+import pytest
 
+from mentornet_tf import cli
+from mentornet_tf import train_mentornet
 from mentornet_tf.mentor import mentor_data
 from mentornet_tf.mentor import storage
 
 TINY = ["--sample_size=2000", "--max_step_train=200", "--eval_every=100", "--nojit_compile"]
 
 
-def _run(*args, timeout=120):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-  return subprocess.run([sys.executable, "-m", "mentornet_tf.train_mentornet", *args],
-                        capture_output=True, text=True, timeout=timeout, env=env, check=False)
+def _overrides(args):
+  """`--name=value`, `--name`, `--noname` -> options() keyword arguments."""
+  overrides = {}
+  for arg in args:
+    name, _, value = arg[2:].partition("=")
+    if value or "=" in arg:
+      overrides[name] = value
+    elif name.startswith("no") and name[2:] in vars(train_mentornet.options()):
+      overrides[name[2:]] = False
+    else:
+      overrides[name] = True
+  return overrides
+
+
+def _run(*args, timeout=None):
+  """Runs the entry in this process; returns returncode, stdout and stderr like a subprocess."""
+  del timeout
+  command = " ".join(["python -m mentornet_tf.train_mentornet", *args])
+  stdout, stderr = io.StringIO(), io.StringIO()
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    status = cli.guarded(lambda argv: train_mentornet.learn(
+        train_mentornet.options(**_overrides(args)), command=command) and None)(["x"])
+  return types.SimpleNamespace(returncode=status, stdout=stdout.getvalue(),
+                               stderr=stderr.getvalue())
 
 
 def test_predefined_run_writes_a_loadable_directory(tmp_path):
@@ -62,55 +90,23 @@ def test_data_driven_run(tmp_path):
   assert metadata["test_metrics"]["accuracy"] > 0.7  # small losses are the clean labels
 
 
-# Runs main() on several flag sets in ONE process (a TF import per case would take seconds) and
-# prints the UsageError message of each; absl's own parse errors need the real entry point.
-_CHECK_FLAGS = """
-import sys
-from absl import app, flags
-from mentornet_tf import train_mentornet
-for line in sys.stdin.read().splitlines():
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(["train_mentornet"] + line.split())
-  try:
-    train_mentornet.main(["train_mentornet"])
-    print("NO ERROR", line)
-  except app.UsageError as error:
-    print("USAGE ERROR", error)
-"""
-
-
-def test_bad_flags_fail_naming_the_flag(tmp_path):
+@pytest.mark.parametrize("args, message", [
+    ("--vstar_fn=self_paced --vstar_gamma=2", "--vstar_gamma=2.0 is invalid"),
+    ("--vstar_fn=data_driven", "--input_csv_filename='' is invalid"),
+    ("--training_mode=explicit --vstar_fn=focal_loss", "--training_mode='explicit' is invalid"),
+    ("--mini_batch_size=0", "--mini_batch_size=0 is invalid"),
+    ("--sample_size=0", "--sample_size=0 is invalid"),
+    ("--restarts=0", "--restarts=0 is invalid"),
+    ("", "--train_dir='' is invalid"),
+])
+def test_bad_flags_fail_naming_the_flag(tmp_path, args, message):
   out = str(tmp_path / "x")
-  cases = [
-      ("--vstar_fn=nope", "--vstar_fn='nope' is invalid"),
-      ("--vstar_fn=self_paced --vstar_gamma=2", "--vstar_gamma=2.0 is invalid"),
-      ("--vstar_fn=data_driven", "--input_csv_filename='' is invalid"),
-      ("--training_mode=explicit --vstar_fn=focal_loss", "--training_mode='explicit' is invalid"),
-      ("--mini_batch_size=0", "--mini_batch_size=0 is invalid"),
-      ("--sample_size=0", "--sample_size=0 is invalid"),
-      ("--restarts=0", "--restarts=0 is invalid"),
-  ]
-  script = "\n".join([f"--train_dir={out} {args}" for args, _ in cases] + ["--vstar_fn=baseline"])
-  result = subprocess.run([sys.executable, "-c", _CHECK_FLAGS], input=script, capture_output=True,
-                          text=True, timeout=120, check=False,
-                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-  assert result.returncode == 0, result.stderr[-3000:]
-  lines = [l for l in result.stdout.splitlines() if l.startswith(("USAGE ERROR", "NO ERROR"))]
-  assert len(lines) == len(cases) + 1, result.stdout
-  for line, (args, message) in zip(lines, cases):
-    assert line.startswith("USAGE ERROR") and message in line, (args, line)
-  assert "--train_dir='' is invalid" in lines[-1]
-  assert not os.path.exists(out)
-  # Through the real entry point (cli.run): exit 2 and one `error:` line last, no help text and
-  # no traceback, for a flag absl does not know and for a refused value.
-  for args, needle in (("--no_such_flag=1", "no_such_flag"),
-                       ("--vstar_fn=nope", "--vstar_fn='nope' is invalid")):
-    result = _run(f"--train_dir={out}", args)
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and lines[-1].startswith("error: ") and needle in lines[-1], (
-        result.stderr[-2000:])
-    assert "Traceback" not in result.stderr and "--mini_batch_size" not in result.stderr
-  assert not os.path.exists(out)
+  overrides = _overrides(args.split())
+  if message.startswith("--train_dir"):
+    out = ""
+  with pytest.raises(app.UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    train_mentornet.learn(train_mentornet.options(train_dir=out, **overrides))
+  assert not os.path.exists(str(tmp_path / "x"))
 
 
 def test_train_dir_is_checked_before_learning_and_left_as_it_was(tmp_path):

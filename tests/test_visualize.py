@@ -5,8 +5,6 @@ import re
 import time
 
 from absl import app
-from absl import flags
-from absl.testing import flagsaver
 import numpy as np
 from PIL import Image
 import pytest
@@ -91,11 +89,8 @@ def test_weight_surface_follows_the_curriculum():
 
 
 def _main(**overrides):
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS(["visualize"])
   defaults = dict(resolution=8, epoch_ranges=["0", "50"], gif=True, style="surface")
-  with flagsaver.flagsaver(**dict(defaults, **overrides)):
-    visualize.main(["visualize"])
+  return visualize.draw(visualize.options(**dict(defaults, **overrides)))
 
 
 def test_visualize_writes_valid_pngs_for_our_directory(tmp_path):

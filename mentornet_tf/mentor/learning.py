@@ -16,7 +16,7 @@ embedding stays bit-identical. For speed, `steps_per_call` optimiser steps run i
 """
 import dataclasses
 import time
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -186,7 +186,8 @@ def evaluate(model, data: np.ndarray, curriculum=None, hparams=None,
 def learn_mentornet(train, test, learn_config: LearnConfig = LearnConfig(),
                     mentornet_config: Optional[network.MentorNetConfig] = None,
                     curriculum=None, model=None,
-                    curriculum_hparams: Optional[Dict[str, float]] = None
+                    curriculum_hparams: Optional[Dict[str, float]] = None,
+                    progress: Optional[Callable[[int, int, float], None]] = None
                     ) -> Tuple[keras.Model, Dict]:
   """Learns (or continues learning) a MentorNet on [N, 5] data.
 
@@ -201,6 +202,8 @@ def learn_mentornet(train, test, learn_config: LearnConfig = LearnConfig(),
     model: an existing MentorNet to continue training (paper Step 6); a fresh Adam optimiser and
       LR schedule start at step 0. None builds one seeded with learn_config.seed.
     curriculum_hparams: overrides of the curriculum's default hyper-parameters (Eq. 5 lambdas).
+    progress: called as progress(step, max_step_train, mean training loss) after every
+      `steps_per_call` steps (e.g. mentornet_tf.progress.StepProgress); None prints nothing.
 
   Returns:
     (model, metrics) with metrics: 'loss' (the objective kind), 'steps', 'test_mse',
@@ -263,6 +266,8 @@ def learn_mentornet(train, test, learn_config: LearnConfig = LearnConfig(),
       train_loss = float(run_steps(tf.constant(batches.take(count))))
       seconds += time.perf_counter() - start
       step += count
+      if progress is not None:
+        progress(step, config.max_step_train, train_loss)
     record = {"step": step, "train_loss": train_loss,
               "learning_rate": float(schedule(step - 1))}
     record.update({f"test_{k}": v for k, v in evaluate(model, test, curriculum, hparams).items()})

@@ -1,11 +1,14 @@
 """The launcher end to end: `python -m mentornet_tf.train` on a tiny flagfile, resume, bad input."""
+import contextlib
 import glob
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -28,10 +31,25 @@ TINY_FLAGS = """
 """
 
 
-def _run(args, timeout=240, check=True):
-  env = dict(os.environ, PYTHONPATH=REPO)
-  result = subprocess.run([sys.executable, "-m", "mentornet_tf.train", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+def _run(args, timeout=None, check=True):
+  """The train command in this process (its real `cli.run(main)` path, fresh flags); returns
+  returncode, stdout and stderr as a subprocess would. Kill/resume tests use real processes."""
+  del timeout
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import cli  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import train  # pylint: disable=g-import-not-at-top
+  train.define_flags()
+  flags.FLAGS.unparse_flags()
+  stdout, stderr = io.StringIO(), io.StringIO()
+  status = 0
+  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+    try:
+      cli.run(train.main, argv=["train", *args])
+    except SystemExit as exit_:
+      status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+  flags.FLAGS.unparse_flags()
+  result = types.SimpleNamespace(returncode=status, stdout=stdout.getvalue(),
+                                 stderr=stderr.getvalue())
   if check and result.returncode != 0:
     raise AssertionError(f"train failed ({result.returncode}):\n{result.stderr[-3000:]}")
   return result
@@ -195,27 +213,21 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   assert len(exports) == 3
   mentornet_tags = _scalar_tags(os.path.join(run_dir, "tensorboard", "mentornet"))
   assert "mentornet/dd_test_mse" in mentornet_tags and "mentor/detect_precision" in mentornet_tags
-  env = dict(os.environ, PYTHONPATH=REPO)
-  listing = subprocess.run([sys.executable, "-m", "mentornet_tf.list_mislabelled",
-                            f"--train_log_dir={run_dir}", "--limit=5"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=120)
-  assert listing.returncode == 0, listing.stderr[-2000:]
-  assert "detection against the known clean labels" in listing.stdout
-  evaluation = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate",
-                               f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}", "--once"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-  assert evaluation.returncode == 0, evaluation.stderr[-2000:]
-  result = json.loads(evaluation.stdout.strip().splitlines()[-1])
+  from mentornet_tf import evaluate  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import list_mislabelled  # pylint: disable=g-import-not-at-top
+  listing = io.StringIO()
+  with contextlib.redirect_stdout(listing):
+    listed = list_mislabelled.list_examples(run_dir, limit=5)
+  assert "detection against the known clean labels" in listing.getvalue()
+  assert len(listed["listed"]) <= 5
+  [result] = evaluate.evaluate_checkpoint(os.path.join(run_dir, "ckpt"), once=True)
   expected = json.load(open(os.path.join(run_dir, "results.json")))
   assert result["num_examples"] == 500 and result["step"] == 60
   np.testing.assert_allclose(result["accuracy"], expected["final_accuracy"], atol=1e-6)
   # Follow mode (as cifar_eval.py): evaluates new checkpoints, stops at the run's last step.
-  follow = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate",
-                           f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}",
-                           "--eval_interval_secs=1", "--timeout_secs=60"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
-  assert follow.returncode == 0, follow.stderr[-2000:]
-  assert json.loads(follow.stdout.strip().splitlines()[-1])["step"] == 60
+  follow = evaluate.evaluate_checkpoint(os.path.join(run_dir, "ckpt"), eval_interval_secs=1,
+                                        timeout_secs=60)
+  assert follow[-1]["step"] == 60
   assert os.listdir(os.path.join(run_dir, "eval_test"))  # eval/accuracy summaries
 
 

@@ -49,7 +49,7 @@ def _spade_step(name, shape, batch_size, weighting):
   mentornet = storage.load_mentornet(PD)[0] if weighting == "mentornet" else None
   mentor_config = config_lib.MentorConfig(weighting=weighting, trained_mentornet_dir=PD,
                                           example_dropout_rates="0.05,100")
-  layer = weighting_lib.ExampleWeighting(mentor_config, 39000, mentornet=mentornet)
+  layer = weighting_lib.build_weighting(mentor_config, 39000, mentornet=mentornet)
   model = spade.SpadeModel(student, layer, batch_size,
                            weight_decay=students.STUDENTS[name].weight_decay)
   model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))

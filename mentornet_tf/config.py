@@ -11,19 +11,19 @@ import json
 import math
 from typing import Optional, Tuple
 
-DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake")
+from mentornet_tf import names
+
 DATA_FORMATS = ("auto", "tfds", "tfrecord")
 NOISE_TYPES = ("uniform", "flip", "pairflip")
-STUDENTS = ("resnet101", "inception", "mlp", "small_cnn", "tiny_cnn")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
 PERCENTILE_SCOPES = ("replica", "global")
 WEIGHTING_MODES = ("none", "mentornet", "curriculum")
 # The names of mentor/curricula.CURRICULA (that module imports TensorFlow; a test keeps both equal).
 CURRICULUM_NAMES = ("baseline", "self_paced", "hard_example_mining", "focal_loss", "spcl_linear",
                     "closed_form", "prediction_variance", "temporal_mixture", "mentornet_pd")
 VERBOSITY_LEVELS = (0, 1, 2)
+SAVE_SUMMARIES_SECS = 120          # the original's default, the only value accepted
 MAX_SEED = 2**32 - 1               # numpy/Keras global seeds (keras.utils.set_random_seed)
 MAX_NOISE_SEED = 2**63 - 1         # int64 key of the SplitMix64 hash
 
@@ -83,8 +83,8 @@ class DataConfig:
   fake_num_classes: int = 10
 
   def __post_init__(self):
-    _check(self.dataset_name in DATASETS, "dataset_name", self.dataset_name,
-           f"choose one of {', '.join(DATASETS)}")
+    _check(self.dataset_name in names.DATASETS, "dataset_name", self.dataset_name,
+           f"choose one of {', '.join(names.DATASETS)}")
     _check(self.data_format in DATA_FORMATS, "data_format", self.data_format,
            f"choose one of {', '.join(DATA_FORMATS)}")
     _check(0.0 <= self.noise_fraction <= 1.0, "noise_fraction", self.noise_fraction,
@@ -97,9 +97,8 @@ class DataConfig:
     _check(self.shuffle_buffer >= 1, "shuffle_buffer", self.shuffle_buffer, "must be >= 1")
     _check(0.0 <= self.clean_subset_fraction <= 1.0, "clean_subset_fraction",
            self.clean_subset_fraction, "must lie in [0, 1]")
-    _check(self.augmentation in ("auto", "resnet", "cifarnet", "standardize", "none"),
-           "augmentation", self.augmentation,
-           "choose one of auto, resnet, cifarnet, standardize, none")
+    _check(self.augmentation in names.AUGMENTATION_CHOICES, "augmentation", self.augmentation,
+           f"choose one of {', '.join(names.AUGMENTATION_CHOICES)}")
     _check(self.fake_num_train >= 1 and self.fake_num_test >= 1, "fake_num_train",
            (self.fake_num_train, self.fake_num_test), "the fake splits need >= 1 example each")
     _check(self.fake_num_classes >= 2, "fake_num_classes", self.fake_num_classes, "must be >= 2")
@@ -113,8 +112,8 @@ class StudentConfig:
   sync_batch_norm: bool = False      # new: synchronised BN under multi-replica strategies
 
   def __post_init__(self):
-    _check(self.studentnet in STUDENTS, "studentnet", self.studentnet,
-           f"choose one of {', '.join(STUDENTS)}")
+    _check(self.studentnet in names.STUDENTS, "studentnet", self.studentnet,
+           f"choose one of {', '.join(names.STUDENTS)}")
     _check(self.weight_decay is None or (_finite(self.weight_decay) and self.weight_decay >= 0),
            "weight_decay", self.weight_decay, "must be a finite number >= 0")
 
@@ -207,8 +206,8 @@ class TrainConfig:
   learning_rate_decay_factor: float = 0.1  # original flag (exponential schedule)
   num_epochs_per_decay: float = 50.0  # original flag (exponential schedule, real epochs)
   max_number_of_steps: int = 39000   # original flag; also the epoch-percentage denominator
-  steps_per_epoch: int = 0           # new: 0 = ceil(num_train / batch_size)
-  save_summaries_secs: int = 120     # original flag (we write summaries every `summary_steps`)
+  steps_per_epoch: int = 0           # new: 0 = num_train // batch_size (see steps_per_epoch())
+  save_summaries_secs: int = SAVE_SUMMARIES_SECS  # original flag; only its default (summary_steps)
   save_interval_secs: int = 1200     # original flag: checkpoint period
   summary_steps: int = 10            # new
   eval_interval: int = 1             # new: evaluate every N (Keras) epochs; 0 = only at the end
@@ -248,14 +247,18 @@ class TrainConfig:
     _check(self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "must be >= 0")
     _check(self.eval_interval >= 0, "eval_interval", self.eval_interval,
            "must be >= 0 (0 = evaluate only at the end)")
-    _check(self.save_summaries_secs >= 0, "save_summaries_secs", self.save_summaries_secs,
-           "must be >= 0")
+    # Summaries are written every `summary_steps` steps (step-exact, comparable across runs and
+    # machines); a time-based period is refused rather than silently ignored.
+    _check(self.save_summaries_secs == SAVE_SUMMARIES_SECS, "save_summaries_secs",
+           self.save_summaries_secs, "summaries are written every --summary_steps steps, not "
+           f"every N seconds; only the default {SAVE_SUMMARIES_SECS} is accepted (drop the flag "
+           "and set --summary_steps)")
     _check(self.save_interval_secs >= 0, "save_interval_secs", self.save_interval_secs,
            "must be >= 0")
     _check(self.summary_steps >= 1, "summary_steps", self.summary_steps, "must be >= 1")
     _check(0 <= self.seed <= MAX_SEED, "seed", self.seed, f"must lie in [0, {MAX_SEED}]")
-    _check(self.strategy in STRATEGIES, "strategy", self.strategy,
-           f"choose one of {', '.join(STRATEGIES)}")
+    _check(self.strategy in names.STRATEGIES, "strategy", self.strategy,
+           f"choose one of {', '.join(names.STRATEGIES)}")
     _check(self.num_replicas_cpu >= 0, "num_replicas_cpu", self.num_replicas_cpu,
            "must be >= 0 (0 or 1 = no split)")
     _check(self.num_replicas_cpu <= 1 or self.strategy == "mirrored", "num_replicas_cpu",
@@ -266,6 +269,15 @@ class TrainConfig:
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+
+def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
+  """Steps of one Keras epoch: `config.steps_per_epoch`, or num_train // global batch (>= 1).
+
+  Floor, not ceil: the training stream repeats, so every step takes a full global batch and an
+  epoch of floor(N / B) steps sees each example at most once.
+  """
+  return config.steps_per_epoch or max(1, num_train // config.data.batch_size)
 
 
 def epochs_for(max_number_of_steps: int, steps_per_epoch: int) -> int:

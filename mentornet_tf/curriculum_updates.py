@@ -32,7 +32,7 @@ def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequ
   The update runs after `step` steps have been taken, so the next step (pre-increment count
   `step`, epoch percentage e) already uses the new MentorNet.
   """
-  return sorted({int(np.ceil(e * max_number_of_steps / 100.0)) for e in update_epochs})
+  return sorted({schedules.epoch_first_step(e, max_number_of_steps) for e in update_epochs})
 
 
 def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,

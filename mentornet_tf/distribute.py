@@ -20,7 +20,7 @@ from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
+from mentornet_tf import names
 
 
 def configure_cpu_replicas(num_replicas: int) -> None:
@@ -68,13 +68,13 @@ def task_info() -> Tuple[str, int]:
   return task.get("type", "chief"), int(task.get("index", 0))
 
 
-def is_chief(strategy=None) -> bool:
+def is_chief() -> bool:
   """Whether this process writes checkpoints, summaries and results.json.
 
   The 'chief' task when the cluster has one (always under parameter_server: the coordinator),
   otherwise worker 0; a single process is its own chief. The others write to scratch.
   """
-  del strategy  # TF_CONFIG decides, for every strategy (the resolver reads the same variable)
+  # TF_CONFIG decides, for every strategy (the cluster resolvers read the same variable).
   task_type, task_id = task_info()
   if task_type == "chief":
     return True
@@ -110,7 +110,7 @@ def build_strategy(name: str, num_replicas_cpu: int = 0):
   """Returns the strategy named by --strategy (see the module docstring).
 
   Args:
-    name: one of STRATEGIES.
+    name: one of names.STRATEGIES.
     num_replicas_cpu: for 'mirrored' without GPUs: split the CPU into this many replicas.
 
   Returns:
@@ -137,7 +137,7 @@ def build_strategy(name: str, num_replicas_cpu: int = 0):
     _require_tf_config(name, ("worker", "ps"))
     resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     return tf.distribute.experimental.ParameterServerStrategy(resolver)
-  raise ValueError(f"--strategy={name!r} is unknown; choose one of {', '.join(STRATEGIES)}")
+  raise ValueError(f"--strategy={name!r} is unknown; choose one of {', '.join(names.STRATEGIES)}")
 
 
 def run_server_if_needed(strategy_name: str) -> bool:

@@ -17,7 +17,7 @@ import tensorflow as tf
 STREAM_NOISE_DECISION = 1   # is this label corrupted?
 STREAM_NOISE_CLASS = 2      # which class does it become?
 STREAM_CLEAN_SUBSET = 3     # is the clean label of this example known (MentorNet DD)?
-STREAM_EXAMPLE_DROPOUT = 4  # example dropout's draw at one training step (mentor/weighting.py)
+STREAM_EXAMPLE_DROPOUT = 4  # example dropout's draw at one step (mentor/weighting/dropout.py)
 
 _GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _MIX_1 = 0xBF58476D1CE4E5B9

@@ -1,11 +1,12 @@
-"""Research rules of the original code as pure Python/numpy (no TensorFlow).
+"""Research rules of the original code as pure Python/numpy (no TensorFlow), defined once.
 
 Mirrors `parse_dropout_rate_list`, the step -> epoch-percentage mapping and the burn-in rule of the
-original `code/utils.py` and `code/cifar_train_mentornet.py` (original_code.md §2.2, §2.6, §10.7).
-The in-graph versions in `mentornet_tf.mentor.weighting` are tested against these.
+original `code/utils.py` and `code/cifar_train_mentornet.py`. The in-graph weighting
+(`mentornet_tf.mentor.weighting`) does not restate them: it looks the per-epoch-percentage values
+up in the constant tables of `epoch_tables`, built here from these rules.
 """
-import math
-from typing import List, Sequence, Union
+import dataclasses
+from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -49,8 +50,20 @@ def parse_dropout_rate_list(spec: Union[str, Sequence[str]],
 
 
 def epoch_percentage(step: int, max_number_of_steps: int) -> int:
-  """floor(100 * step / max_steps) from the pre-increment step, clipped to 0..99 (§10.7)."""
-  return int(min(NUM_EPOCH_PERCENTAGES - 1, math.floor(100 * step / max_number_of_steps)))
+  """floor(100 * step / max_steps) from the pre-increment step, clipped to 0..99.
+
+  Integer arithmetic (exact for any step); the original computed it with TF1 integer ops.
+  """
+  return min(NUM_EPOCH_PERCENTAGES - 1, (100 * int(step)) // int(max_number_of_steps))
+
+
+def epoch_first_step(epoch: int, max_number_of_steps: int) -> int:
+  """The smallest step whose `epoch_percentage` is >= epoch: ceil(epoch * max_steps / 100).
+
+  Step 6 updates and the in-graph epoch lookup both use it; a test checks it against
+  `epoch_percentage` step by step.
+  """
+  return -(-int(epoch) * int(max_number_of_steps) // 100)
 
 
 def current_epoch(epoch: int, burn_in_epoch: int, fixed_epoch_after_burn_in: bool) -> int:
@@ -73,5 +86,39 @@ def tf1_percentile_index(batch_size: int, q: float) -> int:
   return batch_size - 1 - descending
 
 
-def steps_per_epoch(num_train: int, batch_size: int) -> int:
-  return max(1, math.ceil(num_train / batch_size))
+@dataclasses.dataclass(frozen=True)
+class EpochTables:
+  """The rules above tabulated per epoch percentage e = 0..99 (the index of every table).
+
+  Attributes:
+    first_step: epoch_first_step(e); non-decreasing, first_step[0] = 0. The epoch percentage of a
+      step is the last e with first_step[e] <= step (steps past the end stay at 99).
+    cur_epoch: current_epoch(e): the epoch fed to the MentorNet and used for the lookups below.
+    forces_weight: burn_in_forces_weight(cur_epoch[e]): v is forced to 1.
+    dropout_rate: the example dropout rate, looked up with cur_epoch[e] as the original did (so
+      with fixed_epoch_after_burn_in the schedule's later segments are never reached).
+  """
+  first_step: Tuple[int, ...]
+  cur_epoch: Tuple[int, ...]
+  forces_weight: Tuple[bool, ...]
+  dropout_rate: Tuple[float, ...]
+
+
+def epoch_tables(max_number_of_steps: int, burn_in_epoch: int, fixed_epoch_after_burn_in: bool,
+                 example_dropout_rates: Union[str, Sequence[str]]) -> EpochTables:
+  """Tabulates the original's per-epoch-percentage rules for one run.
+
+  Raises:
+    ScheduleError: a malformed `example_dropout_rates`.
+    ValueError: max_number_of_steps < 1.
+  """
+  if max_number_of_steps < 1:
+    raise ValueError(f"max_number_of_steps={max_number_of_steps!r} must be >= 1")
+  rates = parse_dropout_rate_list(example_dropout_rates)
+  epochs = range(NUM_EPOCH_PERCENTAGES)
+  cur = [current_epoch(e, burn_in_epoch, fixed_epoch_after_burn_in) for e in epochs]
+  return EpochTables(
+      first_step=tuple(epoch_first_step(e, max_number_of_steps) for e in epochs),
+      cur_epoch=tuple(cur),
+      forces_weight=tuple(burn_in_forces_weight(c, burn_in_epoch) for c in cur),
+      dropout_rate=tuple(rates[c] for c in cur))

@@ -125,10 +125,10 @@ def check_dropout(mentornet_dir: str, strategy) -> dict:
                                    percentile_scope="global", burn_in_epoch=50)
   ids = np.arange(16, dtype=np.int64) * 7 + 3
   losses = np.linspace(0.1, 3.0, 16).astype(np.float32)
-  single = weighting_lib.ExampleWeighting(mentor, 100, mentornet=storage.load_mentornet(
+  single = weighting_lib.build_weighting(mentor, 100, mentornet=storage.load_mentornet(
       mentornet_dir)[0], seed=0)
   with strategy.scope():
-    mirrored = weighting_lib.ExampleWeighting(mentor, 100, mentornet=storage.load_mentornet(
+    mirrored = weighting_lib.build_weighting(mentor, 100, mentornet=storage.load_mentornet(
         mentornet_dir)[0], seed=0)
   order = ids[::-1].copy()  # replica 0 gets the last 8 ids reversed, replica 1 the first 8
   loss_by_id = dict(zip(ids.tolist(), losses.tolist()))

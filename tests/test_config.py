@@ -56,6 +56,14 @@ def test_dropout_rate_list_as_the_original():
   assert schedules.parse_dropout_rate_list(["0.5", "17", "0.05", "83"])[99] == 0.05
 
 
+def test_steps_per_epoch_is_whole_global_batches_unless_given():
+  config = config_lib.TrainConfig(train_log_dir="x")
+  assert config_lib.steps_per_epoch(config, 50000) == 390  # floor(50000 / 128)
+  assert config_lib.steps_per_epoch(config, 100) == 1
+  assert config_lib.steps_per_epoch(config_lib.TrainConfig(train_log_dir="x", steps_per_epoch=7),
+                                    50000) == 7
+
+
 def test_epoch_schedule_rules():
   assert schedules.current_epoch(50, 18, True) == 18 and schedules.current_epoch(50, 18, False) == 50
   assert schedules.burn_in_forces_weight(16, 18) and not schedules.burn_in_forces_weight(17, 18)
@@ -87,6 +95,7 @@ def test_epoch_schedule_rules():
     (config_lib.TrainConfig, {"summary_steps": 0}, "--summary_steps"),
     (config_lib.TrainConfig, {"save_interval_secs": -1}, "--save_interval_secs"),
     (config_lib.TrainConfig, {"save_summaries_secs": -1}, "--save_summaries_secs"),
+    (config_lib.TrainConfig, {"save_summaries_secs": 60}, "--save_summaries_secs"),
     (config_lib.TrainConfig, {"eval_interval": -1}, "--eval_interval"),
     (config_lib.TrainConfig, {"num_replicas_cpu": -2, "strategy": "mirrored"},
      "--num_replicas_cpu"),

@@ -200,7 +200,7 @@ def test_noisy_labels_do_not_depend_on_the_number_of_input_pipelines(noisy_label
 
 def test_example_dropout_draw_depends_only_on_seed_step_and_id():
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from mentornet_tf.mentor import weighting  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.mentor.weighting import dropout as weighting
   ids = np.arange(100, 164, dtype=np.int64)
   scores = weighting.example_hash_scores(tf.constant(ids), 7, 0).numpy()
   permutation = np.random.default_rng(0).permutation(len(ids))

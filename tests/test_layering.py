@@ -53,8 +53,31 @@ def test_data_and_students_stay_independent():
                                    "mentornet_tf.spade", "mentornet_tf.train")) for n in names), module
     if module.startswith("mentornet_tf.students"):
       assert not any(n.startswith("mentornet_tf.data") for n in names), module
-    if module in ("mentornet_tf.config", "mentornet_tf.schedules"):
+    if module in ("mentornet_tf.config", "mentornet_tf.schedules", "mentornet_tf.names"):
       assert "tensorflow" not in names, module
+
+
+# WORKSPACE.md: entries -> train_lib -> spade -> mentor -> schedules; train_lib -> data, students,
+# callbacks, distribute. A module never imports one above it or beside it in another branch.
+_NEVER_IMPORTS = {
+    "mentornet_tf.mentor": ("mentornet_tf.students", "mentornet_tf.data", "mentornet_tf.spade",
+                            "mentornet_tf.train_lib", "mentornet_tf.callbacks",
+                            "mentornet_tf.distribute"),
+    "mentornet_tf.spade": ("mentornet_tf.data", "mentornet_tf.train_lib",
+                           "mentornet_tf.callbacks", "mentornet_tf.distribute"),
+    "mentornet_tf.schedules": ("mentornet_tf.",),
+    "mentornet_tf.names": ("mentornet_tf.",),
+}
+
+
+def test_mentor_spade_and_rules_stay_below_train_lib():
+  offenders = []
+  for module, path in _modules():
+    for owner, forbidden in _NEVER_IMPORTS.items():
+      if module == owner or module.startswith(owner + "."):
+        offenders += [(module, name) for name in _imports(path)
+                      if name.startswith(forbidden) and not name.startswith(owner)]
+  assert not offenders, offenders
 
 
 def test_only_tf_keras_never_keras_3():

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from mentornet_tf import config as config_lib
 from mentornet_tf import curriculum_updates
 from mentornet_tf import inspection
+from mentornet_tf import schedules
 from mentornet_tf import spade
 from mentornet_tf import students
 from mentornet_tf.mentor import learning
@@ -28,15 +28,20 @@ def _batch(batch_size=32, seed=0):
 
 
 def _model(weighting="mentornet", weight_decay=0.0, studentnet="mlp", mentornet=None,
-           input_shape=(8, 8, 1), **mentor):
-  mentor_config = config_lib.MentorConfig(
-      weighting=weighting, trained_mentornet_dir="x" if weighting == "mentornet" else "",
-      **{"example_dropout_rates": "0.0,100", **mentor})
-  if weighting == "mentornet" and mentornet is None:
-    mentornet = network.build_mentornet(seed=3)
+           input_shape=(8, 8, 1), example_dropout_rates="0.0,100", burn_in_epoch=0,
+           loss_moving_average_decay=0.5, curriculum="self_paced", curriculum_step_size=1.0):
+  tables = schedules.epoch_tables(100, burn_in_epoch, False, example_dropout_rates)
+  common = dict(loss_p_percentile=0.7, loss_moving_average_decay=loss_moving_average_decay)
+  if weighting == "mentornet":
+    mentornet = network.build_mentornet(seed=3) if mentornet is None else mentornet
+    layer = weighting_lib.MentorNetWeighting(mentornet, tables, **common)
+  elif weighting == "curriculum":
+    layer = weighting_lib.CurriculumWeighting(
+        curriculum, {}, "gradient", curriculum_step_size, initial_weight=1.0, num_train=5000,
+        tables=tables, **common)
+  else:
+    layer = weighting_lib.UnitWeighting(tables, **common)
   student = students.build_student(studentnet, NUM_CLASSES, input_shape, seed=0)
-  layer = weighting_lib.ExampleWeighting(mentor_config, max_number_of_steps=100,
-                                         mentornet=mentornet, num_train=5000)
   model = spade.SpadeModel(student, layer, global_batch_size=32, weight_decay=weight_decay,
                            num_classes=NUM_CLASSES)
   model.compile(optimizer=keras.optimizers.SGD(0.1))
@@ -150,7 +155,6 @@ def test_learn_data_driven_from_a_student_dump(tmp_path):
 def test_update_steps_first_step_of_each_epoch_percentage():
   assert curriculum_updates.update_steps([21, 75], 39000) == [8190, 29250]
   assert curriculum_updates.update_steps([7], 1240) == [87]
-  from mentornet_tf import schedules
   assert schedules.epoch_percentage(87, 1240) == 7 and schedules.epoch_percentage(86, 1240) == 6
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mentornet_tf import config
+from mentornet_tf import names
 from mentornet_tf import students
 from mentornet_tf.students import cifarnet
 from mentornet_tf.students import resnet
@@ -45,7 +45,7 @@ def _expected_resnet_trainable_params(num_classes):
 
 def test_registry_names_specs_and_config_agree():
   assert set(students.STUDENTS) == {"resnet101", "inception", "mlp", "small_cnn", "tiny_cnn"}
-  assert tuple(students.STUDENTS) == config.STUDENTS  # the --studentnet choices
+  assert tuple(students.STUDENTS) == names.STUDENTS  # the --studentnet choices
   assert students.STUDENTS["resnet101"].weight_decay == 2e-4
   assert students.STUDENTS["inception"].weight_decay == 0.0  # never added in the original
   assert students.STUDENTS["mlp"].weight_decay == 0.0

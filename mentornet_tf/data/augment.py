@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none")
+from mentornet_tf import names
 
 PreprocessFn = Callable[..., tf.Tensor]
 
@@ -119,9 +119,9 @@ def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
   Raises:
     ValueError: for an unknown augmentation.
   """
-  if augmentation not in AUGMENTATIONS:
+  if augmentation not in names.AUGMENTATIONS:
     raise ValueError(f"augmentation={augmentation!r} is invalid: choose one of "
-                     f"{', '.join(AUGMENTATIONS)}")
+                     f"{', '.join(names.AUGMENTATIONS)}")
   if augmentation == "none":
     return lambda image, seed=None: scale_unit(image)
   if not training or augmentation == "standardize":

@@ -37,6 +37,7 @@ network (RNN) to sequentially encode the features of every example in a mini-bat
   Table 1 reports at 1.2E-4. `mentornet_trainable_epoch` lets the embedding train; every other
   variable and the forward pass are those of `network.MentorNet`.
 """
+import dataclasses
 from typing import Optional
 
 import numpy as np
@@ -64,16 +65,6 @@ def _standardizer(train_features: Optional[np.ndarray]) -> keras.layers.Layer:
     variance = np.where(features.var(axis=0) > 1e-12, features.var(axis=0), 1.0)
   return keras.layers.Normalization(mean=mean.astype(np.float32),
                                     variance=variance.astype(np.float32), name="standardize")
-
-
-class TrainableEpochMentorNet(network.MentorNet):
-  """`network.MentorNet` whose epoch embedding is trained (the original froze it)."""
-
-  def add_weight(self, *args, **kwargs):
-    # network.MentorNet.build creates the table with trainable=False; only that flag changes.
-    if kwargs.get("name") == "epoch_embedding":
-      kwargs["trainable"] = True
-    return super().add_weight(*args, **kwargs)
 
 
 class SequenceLSTM(keras.Model):
@@ -151,9 +142,8 @@ def build_architecture(name: str, train_features: Optional[np.ndarray] = None,
   if name == "mentornet":
     return network.build_mentornet(mentornet_config, seed=seed)
   if name == "mentornet_trainable_epoch":
-    model = TrainableEpochMentorNet(mentornet_config, seed=seed)
-    model(tf.zeros([1, network.NUM_FEATURES], tf.float32))
-    return model
+    return network.build_mentornet(
+        dataclasses.replace(mentornet_config, train_epoch_embedding=True), seed=seed)
 
   def init(offset):
     return keras.initializers.GlorotUniform(None if seed is None else seed + offset)

@@ -21,11 +21,10 @@ from typing import Callable, List, Optional, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import names
 from mentornet_tf.students import cifarnet
 from mentornet_tf.students import resnet
 from mentornet_tf.students import small
-
-AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none")
 
 # Layer types whose `kernel` is decayed. Conv2DTranspose etc. subclass these. Any other trainable
 # variable named '*kernel' makes `decayed_kernels` fail loudly rather than silently skip it.
@@ -40,9 +39,9 @@ class StudentSpec:
   Attributes:
     build: `build(num_classes, input_shape, sync_batch_norm, seed) -> keras.Model`.
     weight_decay: the original coefficient of `weight_decay_loss` (0 = none).
-    augmentation: default training augmentation, one of AUGMENTATIONS ('resnet': pad 2 + crop +
-      flip + standardize; 'cifarnet': pad 8 + crop + flip + standardize; 'standardize' only;
-      'none': images as stored).
+    augmentation: default training augmentation, one of names.AUGMENTATIONS ('resnet': pad 2 +
+      crop + flip + standardize; 'cifarnet': pad 8 + crop + flip + standardize; 'standardize'
+      only; 'none': images as stored).
     description: one line for help texts and logs.
   """
   build: Callable[..., keras.Model]
@@ -51,9 +50,9 @@ class StudentSpec:
   description: str
 
   def __post_init__(self):
-    if self.augmentation not in AUGMENTATIONS:
+    if self.augmentation not in names.AUGMENTATIONS:
       raise ValueError(f"StudentSpec.augmentation={self.augmentation!r}: choose one of "
-                       f"{', '.join(AUGMENTATIONS)}")
+                       f"{', '.join(names.AUGMENTATIONS)}")
     if self.weight_decay < 0:
       raise ValueError(f"StudentSpec.weight_decay={self.weight_decay!r} must be >= 0")
 

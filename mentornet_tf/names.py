@@ -1,0 +1,22 @@
+"""The names a user can choose from, defined once (no TensorFlow).
+
+`config.py` validates against them, `flags.py` offers them as enum choices, and the builders key
+their registries by them: `students.STUDENTS` (a test keeps its keys equal to `STUDENTS`),
+`data/augment.py`, `data/sources.py`, `distribute.build_strategy`.
+"""
+
+# --dataset_name. cifar10/cifar100: tfds or the original TFRecords; mnist5k, digits: embedded
+# (no download); fake: random images for tests and benchmarks.
+DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake")
+
+# --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet).
+STUDENTS = ("resnet101", "inception", "mlp", "small_cnn", "tiny_cnn")
+
+# --strategy: tf.distribute strategies (multi_worker_mirrored / parameter_server read TF_CONFIG).
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
+
+# Training augmentations ('resnet': pad + crop + flip + standardize; 'cifarnet': pad 8 + crop +
+# flip + standardize; 'standardize' only; 'none': images as stored).
+AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none")
+# --augmentation also takes 'auto': the student's own (students.STUDENTS[name].augmentation).
+AUGMENTATION_CHOICES = ("auto",) + AUGMENTATIONS

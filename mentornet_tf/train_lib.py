@@ -143,7 +143,7 @@ def build_model(config: config_lib.TrainConfig, info):
       config.student.studentnet, info.num_classes, tuple(info.image_shape),
       sync_batch_norm=config.student.sync_batch_norm, seed=config.seed)
   mentornet, mentor_metadata = _load_mentornet(config)
-  weighting = weighting_lib.ExampleWeighting(
+  weighting = weighting_lib.build_weighting(
       config.mentor, config.max_number_of_steps, mentornet=mentornet,
       num_train=info.num_train, seed=config.seed)
   weight_decay = spec.weight_decay if config.student.weight_decay is None \
@@ -313,9 +313,9 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
   """Builds everything, resumes from the newest checkpoint, fits, evaluates (under the lock)."""
   keras.utils.set_random_seed(config.seed)
   strategy = distribute.build_strategy(config.strategy, config.num_replicas_cpu)
-  chief = distribute.is_chief(strategy)
+  chief = distribute.is_chief()
   augmentation = resolve_augmentation(config)
-  steps_per_epoch = config.steps_per_epoch or max(1, info.num_train // config.data.batch_size)
+  steps_per_epoch = config_lib.steps_per_epoch(config, info.num_train)
   epochs = config_lib.epochs_for(config.max_number_of_steps, steps_per_epoch)
   noise = pipeline.training_noise_report(config.data)
   logging.info("Dataset %s: %d train / %d test, %d classes; noise %s", info.name, info.num_train,

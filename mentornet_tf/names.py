@@ -9,14 +9,18 @@ their registries by them: `students.STUDENTS` (a test keeps its keys equal to `S
 # (no download); fake: random images for tests and benchmarks.
 DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake")
 
-# --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet).
-STUDENTS = ("resnet101", "inception", "mlp", "small_cnn", "tiny_cnn")
+# --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet);
+# inception_resnet_v2 (the paper's ImageNet/WebVision student) and resnet50 (Model Garden).
+STUDENTS = ("resnet101", "inception", "mlp", "small_cnn", "tiny_cnn", "inception_resnet_v2",
+            "resnet50")
 
 # --strategy: tf.distribute strategies (multi_worker_mirrored / parameter_server read TF_CONFIG).
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server")
 
 # Training augmentations ('resnet': pad + crop + flip + standardize; 'cifarnet': pad 8 + crop +
-# flip + standardize; 'standardize' only; 'none': images as stored).
-AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none")
+# flip + standardize; 'standardize' only; 'none': images as stored; 'inception_imagenet': slim's
+# Inception crop/flip/colour, [-1, 1]; 'resnet_imagenet': the Model Garden's crop/flip, mean/std).
+AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none", "inception_imagenet",
+                 "resnet_imagenet")
 # --augmentation also takes 'auto': the student's own (students.STUDENTS[name].augmentation).
 AUGMENTATION_CHOICES = ("auto",) + AUGMENTATIONS

@@ -146,7 +146,7 @@ CASES = [
     _case("train_unreadable_flagfile", ["--flagfile={dir}/missing.flags"], r"missing\.flags"),
     _case("train_positional_argument", ["extra"], r"positional.*extra"),
     _case("train_bad_enum_dataset", ["--dataset_name=imagenet"], r"dataset_name.*imagenet"),
-    _case("train_bad_enum_student", ["--studentnet=resnet50"], r"studentnet"),
+    _case("train_bad_enum_student", ["--studentnet=vgg16"], r"studentnet"),
     _case("train_not_a_number", ["--learning_rate=fast"], r"learning_rate"),
     # Flags: values.
     _case("train_no_train_log_dir", ["--train_log_dir="], r"--train_log_dir.*required"),

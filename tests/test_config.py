@@ -10,7 +10,7 @@ from mentornet_tf import schedules
     (config_lib.DataConfig, {"dataset_name": "imagenet"}, "--dataset_name"),
     (config_lib.DataConfig, {"noise_type": "asym"}, "--noise_type"),
     (config_lib.DataConfig, {"batch_size": 0}, "--batch_size"),
-    (config_lib.StudentConfig, {"studentnet": "resnet50"}, "--studentnet"),
+    (config_lib.StudentConfig, {"studentnet": "vgg16"}, "--studentnet"),
     (config_lib.MentorConfig, {"loss_p_percentile": 70}, "--loss_p_percentile"),
     (config_lib.MentorConfig, {"example_dropout_rates": "0.5,17,0.05,80"},
      "--example_dropout_rates"),

@@ -44,23 +44,26 @@ def _expected_resnet_trainable_params(num_classes):
 
 
 def test_registry_names_specs_and_config_agree():
-  assert set(students.STUDENTS) == {"resnet101", "inception", "mlp", "small_cnn", "tiny_cnn"}
+  assert set(students.STUDENTS) == {"resnet101", "inception", "mlp", "small_cnn", "tiny_cnn",
+                                    "inception_resnet_v2", "resnet50"}
   assert tuple(students.STUDENTS) == names.STUDENTS  # the --studentnet choices
   assert students.STUDENTS["resnet101"].weight_decay == 2e-4
   assert students.STUDENTS["inception"].weight_decay == 0.0  # never added in the original
   assert students.STUDENTS["mlp"].weight_decay == 0.0
   augmentation = {name: spec.augmentation for name, spec in students.STUDENTS.items()}
   assert augmentation == {"resnet101": "resnet", "inception": "cifarnet", "mlp": "none",
-                          "small_cnn": "none", "tiny_cnn": "standardize"}
+                          "small_cnn": "none", "tiny_cnn": "standardize",
+                          "inception_resnet_v2": "inception_imagenet",
+                          "resnet50": "resnet_imagenet"}
   with pytest.raises(Exception):  # frozen dataclass
     students.STUDENTS["mlp"].weight_decay = 1.0
 
 
 def test_unknown_name_and_bad_arguments_raise_clear_errors():
   with pytest.raises(ValueError) as error:
-    students.build_student("resnet50", 10, CIFAR)
+    students.build_student("vgg16", 10, CIFAR)
   message = str(error.value)
-  assert "--studentnet" in message and "resnet50" in message
+  assert "--studentnet" in message and "vgg16" in message
   assert all(name in message for name in students.STUDENTS)
   with pytest.raises(ValueError, match="num_classes"):
     students.build_student("mlp", 0, CIFAR)

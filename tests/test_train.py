@@ -170,7 +170,7 @@ def test_killed_run_resumes_and_ends_with_same_weights(tmp_path, flagfile):
     ("--noise_fraction=1.5", "--noise_fraction=1.5"),
     ("--example_dropout_rates=0.5,17,0.05,80", "--example_dropout_rates"),
     ("--lr_schedule=piecewise --lr_values=0.1,0.01", "--lr_values"),
-    ("--studentnet=resnet50", "studentnet"),
+    ("--studentnet=vgg16", "studentnet"),
 ])
 def test_bad_flags_fail_loudly_and_write_nothing(tmp_path, flagfile, flag, needle):
   run_dir = tmp_path / "run"

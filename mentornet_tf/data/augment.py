@@ -9,6 +9,9 @@ float32 [H, W, C]:
             random crop, flip, standardization.
   standardize: standardization only (what the original does at test time).
   none:     x / 255 (the MLP / embedded-data path; no augmentation).
+  inception_imagenet, resnet_imagenet: the ImageNet-style transforms of data/preprocess_imagenet.py
+            (slim Inception: box crop, flip, colour, [-1, 1]; Model Garden ResNet: crop, flip,
+            mean/std), resized back to the input's H x W; their eval transforms centre-crop.
 
 Random ops are stateless when a `seed` ([2] int tensor) is given, so that `tf.data` pipelines are
 reproducible regardless of parallelism; without a seed they fall back to the stateful
@@ -102,7 +105,8 @@ def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.T
 
 def is_random(augmentation: str, training: bool) -> bool:
   """Whether the transform draws random numbers (then it must run per example, with a seed)."""
-  return training and augmentation in ("resnet", "cifarnet")
+  return training and augmentation in ("resnet", "cifarnet", "inception_imagenet",
+                                       "resnet_imagenet")
 
 
 def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
@@ -122,6 +126,11 @@ def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
   if augmentation not in names.AUGMENTATIONS:
     raise ValueError(f"augmentation={augmentation!r} is invalid: choose one of "
                      f"{', '.join(names.AUGMENTATIONS)}")
+  if augmentation in ("inception_imagenet", "resnet_imagenet"):
+    # Crop, flip (and colour) then resize back to the input's size; encoded ImageNet images go
+    # through data/preprocess_imagenet.py directly with the student's image size.
+    from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
+    return preprocess_imagenet.preprocess_fn(augmentation.split("_")[0], training)
   if augmentation == "none":
     return lambda image, seed=None: scale_unit(image)
   if not training or augmentation == "standardize":

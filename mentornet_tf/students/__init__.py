@@ -13,6 +13,8 @@ the caller multiplies by the coefficient and by sum(v) / B (original_code.md §2
 | mlp | 784-256-256-10 MLP (reference MNIST-5k experiment) | 0 | none |
 | small_cnn | conv32-pool-conv64-pool-fc128 | 0 | none |
 | tiny_cnn | 2 x (conv, BN, ReLU), global pool: a fast ResNet stand-in | 2e-4 | standardize |
+| inception_resnet_v2 | slim Inception-ResNet-v2 + aux head, 299 px | 4e-5 | inception_imagenet |
+| resnet50 | Model Garden ResNet-50 + dense head, 224 x 224 | 1e-4 | resnet_imagenet |
 """
 import dataclasses
 import numbers
@@ -23,7 +25,9 @@ import tf_keras as keras
 
 from mentornet_tf import names
 from mentornet_tf.students import cifarnet
+from mentornet_tf.students import inception_resnet_v2
 from mentornet_tf.students import resnet
+from mentornet_tf.students import resnet50
 from mentornet_tf.students import small
 
 # Layer types whose `kernel` is decayed. Conv2DTranspose etc. subclass these. Any other trainable
@@ -43,11 +47,14 @@ class StudentSpec:
       crop + flip + standardize; 'cifarnet': pad 8 + crop + flip + standardize; 'standardize'
       only; 'none': images as stored).
     description: one line for help texts and logs.
+    image_size: the native square input side (299 / 224 for the ImageNet-style students, which
+      the *_imagenet preprocessing of encoded images resizes to); None: the dataset's shape.
   """
   build: Callable[..., keras.Model]
   weight_decay: float
   augmentation: str
   description: str
+  image_size: Optional[int] = None
 
   def __post_init__(self):
     if self.augmentation not in names.AUGMENTATIONS:
@@ -76,6 +83,17 @@ STUDENTS = {
     "tiny_cnn": StudentSpec(
         build=small.build_tiny_cnn, weight_decay=resnet.WEIGHT_DECAY, augmentation="standardize",
         description="2 x (conv, BN, ReLU) + global pool: a fast ResNet stand-in for tests"),
+    "inception_resnet_v2": StudentSpec(
+        build=inception_resnet_v2.build_inception_resnet_v2,
+        weight_decay=inception_resnet_v2.WEIGHT_DECAY, augmentation="inception_imagenet",
+        description="slim Inception-ResNet-v2 with App. E.1's settings (dropout keep 0.8, BN "
+                    "0.9997/0.001, aux head weight 0.4), ~59.2M parameters at 1001 classes",
+        image_size=inception_resnet_v2.IMAGE_SIZE),
+    "resnet50": StudentSpec(
+        build=resnet50.build_resnet50, weight_decay=resnet50.WEIGHT_DECAY,
+        augmentation="resnet_imagenet",
+        description="Model Garden ResNet-50 + dense head, ~25.6M parameters",
+        image_size=resnet50.IMAGE_SIZE),
 }
 
 

@@ -11,11 +11,11 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from absl import logging
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 from mentornet_tf import checkpoints
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
+from mentornet_tf import eval_metrics
 from mentornet_tf import students
 from mentornet_tf.data import pipeline
 
@@ -97,7 +97,9 @@ class Evaluator:
     self.eval_dir = eval_dir
     self.writer = None  # created at the first result: a refused checkpoint writes nothing
     self._expected = None
-    self.top_k = min(5, self.info.num_classes)
+    self.top_k = eval_metrics.top_k(self.info.num_classes)
+    self._evaluate = eval_metrics.StudentEvaluator(self.student, self.info.num_classes,
+                                                   clean=split == "train")
 
   def restore(self, checkpoint_path: str) -> None:
     """Restores the student from `checkpoint_path`, checking that every variable was restored.
@@ -151,22 +153,13 @@ class Evaluator:
   def evaluate(self, checkpoint_path: str) -> Dict:
     """Restores `checkpoint_path` and evaluates one full pass (each example exactly once)."""
     self.restore(checkpoint_path)
-    top1 = keras.metrics.SparseCategoricalAccuracy()
-    topk = keras.metrics.SparseTopKCategoricalAccuracy(self.top_k)
-    top1_clean = keras.metrics.SparseCategoricalAccuracy()
-    count = 0
-    for batch in self.dataset:
-      logits = self.student(batch["image"], training=False)
-      top1.update_state(batch["label"], logits)
-      topk.update_state(batch["label"], logits)
-      top1_clean.update_state(batch["clean_label"], logits)
-      count += int(tf.shape(logits)[0])
+    metrics = self._evaluate(self.dataset)  # the metrics of fit's validation (eval_metrics)
     step = checkpoints.checkpoint_step(checkpoint_path) or 0
     result = {"checkpoint": checkpoint_path, "step": step, "split": self.split,
-              "num_examples": count, "accuracy": float(top1.result()),
-              f"top{self.top_k}": float(topk.result())}
+              "num_examples": metrics["num_examples"], "accuracy": metrics["accuracy"],
+              f"top{self.top_k}": metrics[f"top{self.top_k}"]}
     if self.split == "train":
-      result["accuracy_clean"] = float(top1_clean.result())
+      result["accuracy_clean"] = metrics["accuracy_clean"]
     if self.eval_dir and self.writer is None:
       self.writer = tf.summary.create_file_writer(self.eval_dir)
     if self.writer is not None:

@@ -16,6 +16,7 @@ from typing import Dict, Optional
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import eval_metrics
 from mentornet_tf import students
 from mentornet_tf.mentor import weighting as weighting_lib
 
@@ -45,23 +46,78 @@ def parse_divergence(message: str) -> Optional[Dict[str, float]]:
   return found
 
 
-class Latest(keras.metrics.Metric):
-  """The most recent value of a scalar (averaged over replicas when read)."""
+# The per-step diagnostics, in the order of `StepValues`. TensorBoard tags: training/summaries.py.
+DIAGNOSTICS = (
+    "total_loss", "orig_loss", "weighted_loss",                     # the student loss
+    "percentile_loss", "loss_moving_percentile", "dropout_rate",    # the weighting's statistics
+    "epoch_step", "data_util", "batch_sum_v",
+    "learning_rate", "gradient_norm",
+    "accuracy_noisy", "accuracy_clean", "memorized",                # against the clean labels
+    "mean_v_clean", "mean_v_corrupted", "v_precision_clean", "v_recall_clean", "v_auc",
+)
+V_HISTOGRAM_BINS = 20  # equal bins over [0, 1]: v of the sampled step (training/summaries.py)
 
-  def __init__(self, name, **kwargs):
+
+class StepValues(keras.metrics.Metric):
+  """The values of the last sampled step: one vector variable, read once per step.
+
+  One variable (not one metric per value) keeps the step cheap: the step reads it with one op
+  and unstacks it. It is not reset at epoch starts (a per-step value, not a running mean).
+  Read across replicas it is their mean (aggregation MEAN).
+  """
+
+  def __init__(self, size, name="step_values", **kwargs):
     super().__init__(name=name, **kwargs)
-    self.value = self.add_weight(name="value", initializer="zeros",
-                                 aggregation=tf.VariableAggregation.MEAN)
+    self.vector = self.add_weight(name="values", shape=(size,), initializer="zeros",
+                                  aggregation=tf.VariableAggregation.MEAN)
 
-  def update_state(self, value, sample_weight=None):  # pylint: disable=arguments-differ
+  def update_state(self, values, sample_weight=None):  # pylint: disable=arguments-differ
     del sample_weight
-    return self.value.assign(tf.cast(tf.reshape(value, []), self.dtype))
+    return self.vector.assign(tf.cast(values, self.dtype))
 
   def result(self):
-    return tf.identity(self.value)
+    return tf.identity(self.vector)
 
   def reset_state(self):
-    self.value.assign(0.0)
+    pass  # kept across epochs: the last sampled step stays the last sampled step
+
+
+def v_detection(weights, clean):
+  """v as a detector of clean examples (positive class: clean; predicted clean: v >= 0.5).
+
+  The one definition of the precision and recall of v (the per-step diagnostics and the
+  whole-split summaries of `--export_weights` both use it).
+  Args:
+    weights: float [N], v.
+    clean: float [N], 1.0 where the noisy label equals the clean label.
+  Returns:
+    (precision_clean, recall_clean), float scalars (0 when undefined).
+  """
+  predicted = tf.cast(weights >= 0.5, tf.float32)
+  true_positives = tf.reduce_sum(predicted * clean)
+  return (tf.math.divide_no_nan(true_positives, tf.reduce_sum(predicted)),
+          tf.math.divide_no_nan(true_positives, tf.reduce_sum(clean)))
+
+
+def v_auc(weights, clean):
+  """The ROC AUC of v as a score for clean examples, exact over the batch (ties count 1/2).
+
+  Pairwise [N, N]: meant for a sampled step's batch, not the whole split. 0.5 when one class is
+  absent.
+  """
+  above = tf.cast(weights[:, None] > weights[None, :], tf.float32)
+  ties = tf.cast(tf.equal(weights[:, None], weights[None, :]), tf.float32)
+  pairs = clean[:, None] * (1.0 - clean)[None, :]  # (clean, corrupted) pairs
+  count = tf.reduce_sum(pairs)
+  return tf.where(count > 0, tf.math.divide_no_nan(tf.reduce_sum((above + 0.5 * ties) * pairs),
+                                                   count), 0.5)
+
+
+def v_histogram(weights):
+  """Counts of v in `V_HISTOGRAM_BINS` equal bins over [0, 1]; float [bins]."""
+  bins = tf.cast(tf.clip_by_value(weights * V_HISTOGRAM_BINS, 0, V_HISTOGRAM_BINS - 1), tf.int32)
+  return tf.math.bincount(bins, minlength=V_HISTOGRAM_BINS, maxlength=V_HISTOGRAM_BINS,
+                          dtype=tf.float32)
 
 
 class SpadeModel(keras.Model):
@@ -73,43 +129,31 @@ class SpadeModel(keras.Model):
 
   def __init__(self, student: keras.Model, weighting: weighting_lib.ExampleWeighting,
                global_batch_size: int, weight_decay: float = 0.0, num_classes: int = 10,
-               **kwargs):
+               summary_steps: int = 10, **kwargs):
+    """`summary_steps`: the diagnostics are computed at the steps whose pre-increment count is a
+    multiple of it (step 0 included) and kept until the next such step."""
     super().__init__(**kwargs)
     self.student = student
     self.weighting = weighting
     self.global_batch_size = int(global_batch_size)
     self.weight_decay = float(weight_decay)
     self.num_classes = int(num_classes)
-    mean = keras.metrics.Mean
-    # Names follow the original's summaries (§3.4) where they exist.
-    self.train_trackers = {
-        "total_loss": mean("total_loss"), "orig_loss": mean("orig_loss"),
-        "weighted_loss": mean("weighted_loss"),
-        "percentile_loss": Latest("percentile_loss"),
-        "loss_moving_percentile": Latest("loss_moving_percentile"),
-        "dropout_rate": Latest("dropout_rate"), "epoch_step": Latest("epoch_step"),
-        "learning_rate": Latest("learning_rate"), "gradient_norm": Latest("gradient_norm"),
-        "data_util": mean("data_util"), "batch_sum_v": mean("batch_sum_v"),
-        "accuracy_noisy": mean("accuracy_noisy"), "accuracy_clean": mean("accuracy_clean"),
-        "memorized": mean("memorized"),
-        "mean_v_clean": mean("mean_v_clean"), "mean_v_corrupted": mean("mean_v_corrupted"),
-        "v_precision": keras.metrics.Precision(thresholds=0.5, name="v_precision"),
-        "v_recall": keras.metrics.Recall(thresholds=0.5, name="v_recall"),
-        "v_auc": keras.metrics.AUC(name="v_auc", num_thresholds=201),
-    }
-    top_k = min(5, self.num_classes)
-    self.test_trackers = {
-        "loss": mean("loss"),
-        "accuracy": keras.metrics.SparseCategoricalAccuracy("accuracy"),
-        f"top{top_k}": keras.metrics.SparseTopKCategoricalAccuracy(top_k, name=f"top{top_k}"),
-    }
+    self.summary_steps = max(1, int(summary_steps))
+    self.step_values = StepValues(len(DIAGNOSTICS) + V_HISTOGRAM_BINS)
+    # Examples with v > 0.001 since step 0 (the original's data_util numerator); per replica,
+    # checkpointed, never reset by Keras (not a metric).
+    self.nonzero_v = self.add_weight(
+        name="nonzero_v", shape=(), initializer="zeros", trainable=False,
+        synchronization=tf.VariableSynchronization.ON_READ,
+        aggregation=tf.VariableAggregation.MEAN)
+    self.eval_sums = eval_metrics.EvalSums(num_classes)
     # Values returned by train_step are Metric results (already cross-replica); summing them
     # again across replicas would double them (stack.md).
     self.distribute_reduction_method = "first"
 
   @property
   def metrics(self):
-    return list(self.train_trackers.values()) + list(self.test_trackers.values())
+    return [self.step_values, self.eval_sums]
 
   def call(self, inputs, training=False):
     images = inputs["image"] if isinstance(inputs, dict) else inputs
@@ -128,7 +172,6 @@ class SpadeModel(keras.Model):
 
   def train_step(self, data):
     labels = tf.cast(data["label"], tf.int32)
-    clean_labels = tf.cast(data["clean_label"], tf.int32)
     with tf.GradientTape() as tape:
       logits = self.student(data["image"], training=True)
       per_example_loss = keras.losses.sparse_categorical_crossentropy(
@@ -147,12 +190,19 @@ class SpadeModel(keras.Model):
     gradients = tape.gradient(total_loss, variables)
     gradient_norm = tf.linalg.global_norm(gradients)
     gradients = self._check_finite(gradients, total_loss, gradient_norm, weights)
-    learning_rate = self._current_learning_rate()
+    step = self.optimizer.iterations  # pre-increment count of this step
+    self.nonzero_v.assign_add(tf.reduce_sum(tf.cast(weights > 0.001, tf.float32)))
+    # Diagnostics only on sampled steps (what TensorBoard shows): the other steps pay one cond.
+    sampled = tf.equal(step % self.summary_steps, 0)
+
+    def diagnose():
+      self.step_values.vector.assign(self._diagnostics(
+          per_example_loss, weights, logits, labels, data, out, decay, gradient_norm, step))
+      return tf.constant(True)
+    tf.cond(sampled, diagnose, lambda: tf.constant(False))
     self.optimizer.apply_gradients(zip(gradients, variables))
-    self.train_trackers["gradient_norm"].update_state(gradient_norm)
-    self._update_train_trackers(per_example_loss, weights, logits, labels, clean_labels, out,
-                                decay, learning_rate)
-    return {name: tracker.result() for name, tracker in self.train_trackers.items()}
+    values = tf.unstack(self.step_values.result()[:len(DIAGNOSTICS)])
+    return dict(zip(DIAGNOSTICS, values))
 
   def _check_finite(self, gradients, total_loss, gradient_norm, weights):
     """Stops the step before any variable update when the loss, gradients or v are not finite.
@@ -179,45 +229,41 @@ class SpadeModel(keras.Model):
               if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
               for g in gradients]
 
-  def _update_train_trackers(self, per_example_loss, weights, logits, labels, clean_labels, out,
-                             decay, learning_rate):
-    t = self.train_trackers
+  def _diagnostics(self, per_example_loss, weights, logits, labels, data, out, decay,
+                   gradient_norm, step):
+    """The per-step values of `DIAGNOSTICS` then the v histogram; float [len + bins].
+
+    Means over this replica's batch (the step values' MEAN across replicas makes them global for
+    equal replica batches). The original's names (§3.4) where it had the quantity.
+    """
     batch = tf.cast(tf.size(weights), tf.float32)
-    # Per-example means give global means once the Mean metrics sum across replicas.
-    decay_per_weight = tf.math.divide_no_nan(decay * self.global_batch_size,
-                                             tf.reduce_sum(weights))
-    t["total_loss"].update_state(per_example_loss * weights + decay_per_weight * weights)
-    t["orig_loss"].update_state(per_example_loss)
-    t["weighted_loss"].update_state(per_example_loss * weights)
-    t["percentile_loss"].update_state(out.percentile_loss)
-    t["loss_moving_percentile"].update_state(out.moving_average)
-    t["dropout_rate"].update_state(out.dropout_rate)
-    t["epoch_step"].update_state(tf.cast(out.cur_epoch, tf.float32))
-    t["learning_rate"].update_state(learning_rate)
-    t["data_util"].update_state(tf.cast(weights > 0.001, tf.float32))
-    t["batch_sum_v"].update_state(tf.reduce_sum(weights) * self.global_batch_size / batch)
+    clean = tf.cast(tf.equal(labels, tf.cast(data["clean_label"], tf.int32)), tf.float32)
+    corrupted = 1.0 - clean
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    clean = tf.cast(tf.equal(labels, clean_labels), tf.float32)
-    t["accuracy_noisy"].update_state(tf.cast(tf.equal(predictions, labels), tf.float32))
-    t["accuracy_clean"].update_state(tf.cast(tf.equal(predictions, clean_labels), tf.float32))
-    # Memorisation: corrupted examples predicted as their corrupted label.
-    t["memorized"].update_state(tf.cast(tf.equal(predictions, labels), tf.float32),
-                                sample_weight=1.0 - clean)
-    t["mean_v_clean"].update_state(weights, sample_weight=clean)
-    t["mean_v_corrupted"].update_state(weights, sample_weight=1.0 - clean)
-    # v as a detector of clean examples.
-    for name in ("v_precision", "v_recall", "v_auc"):
-      t[name].update_state(clean, weights)
+    hit_noisy = tf.cast(tf.equal(predictions, labels), tf.float32)
+    hit_clean = tf.cast(tf.equal(predictions, tf.cast(data["clean_label"], tf.int32)), tf.float32)
+    weighted = tf.reduce_mean(per_example_loss * weights)
+    precision, recall = v_detection(weights, clean)
+    mean = lambda x, w: tf.math.divide_no_nan(tf.reduce_sum(x * w), tf.reduce_sum(w))
+    # The original's whole-run data_util: nonzero v since step 0 / (B * steps), capped at 1.
+    data_util = tf.minimum(self.nonzero_v / (batch * tf.cast(step + 1, tf.float32)), 1.0)
+    values = [
+        weighted + decay * self.global_batch_size / batch,  # total: per-replica-batch mean
+        tf.reduce_mean(per_example_loss), weighted,
+        out.percentile_loss, out.moving_average, out.dropout_rate,
+        out.cur_epoch, data_util, tf.reduce_sum(weights) * self.global_batch_size / batch,
+        self._current_learning_rate(), gradient_norm,
+        tf.reduce_mean(hit_noisy), tf.reduce_mean(hit_clean),
+        mean(hit_noisy, corrupted),  # memorised: corrupted examples predicted as their label
+        mean(weights, clean), mean(weights, corrupted), precision, recall, v_auc(weights, clean),
+    ]
+    scalars = tf.stack([tf.cast(tf.reshape(v, []), tf.float32) for v in values])
+    return tf.concat([scalars, v_histogram(weights)], axis=0)
 
   def test_step(self, data):
-    labels = tf.cast(data["label"], tf.int32)
     logits = self.student(data["image"], training=False)
-    loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    self.test_trackers["loss"].update_state(loss)
-    for name, tracker in self.test_trackers.items():
-      if name != "loss":
-        tracker.update_state(labels, logits)
-    return {name: tracker.result() for name, tracker in self.test_trackers.items()}
+    self.eval_sums.update_state(data["label"], logits)
+    return eval_metrics.results(self.eval_sums.result(), self.eval_sums.k)
 
   def predict_step(self, data):
     return self.student(data["image"], training=False)

@@ -11,8 +11,6 @@ Run directory (`train_log_dir`):
   results.json   noise report, per-epoch clean test accuracy, best and final
 """
 import os
-import shutil
-import tempfile
 import time
 from typing import Dict
 
@@ -20,16 +18,18 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
-from mentornet_tf import callbacks as callbacks_lib
 from mentornet_tf import progress as progress_lib
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
+from mentornet_tf import eval_metrics
 from mentornet_tf import distribute
 from mentornet_tf import run_directory
 from mentornet_tf import spade
 from mentornet_tf import students
+from mentornet_tf import training
 from mentornet_tf.data import pipeline
 from mentornet_tf.mentor import weighting as weighting_lib
+from mentornet_tf.training import callbacks as callbacks_lib
 
 
 class RunDirectoryError(errors.BadInput):
@@ -104,38 +104,6 @@ def _load_mentornet(config: config_lib.TrainConfig):
   return storage.load_mentornet(config.mentor.trained_mentornet_dir)
 
 
-def build_extra_callbacks(config: config_lib.TrainConfig, augmentation: str,
-                          steps_per_epoch: int, chief: bool):
-  """Step 6 MentorNet updates and per-example weight export, when asked for."""
-  extra = []
-  writer = tf.summary.create_file_writer(
-      os.path.join(config.train_log_dir, "tensorboard", "mentornet")) if chief and (
-          config.mentor.weighting == "mentornet" or config.export_weights) else None
-  if writer is not None and config.mentor.trained_mentornet_dir:
-    from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
-    extra.append(monitoring.CurriculumImages(writer))
-  if config.mentor.update_mentornet_epochs:
-    from mentornet_tf import curriculum_updates  # pylint: disable=g-import-not-at-top
-    from mentornet_tf.mentor import learning  # pylint: disable=g-import-not-at-top
-    data = config.data
-    percentile = config.mentor.dd_percentile or 100.0 * config.mentor.loss_p_percentile
-    extra.append(curriculum_updates.MentorNetUpdater(
-        config.mentor.update_mentornet_epochs, config.max_number_of_steps, steps_per_epoch,
-        pipeline.build_train_eval_dataset(data, augmentation),
-        lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction, data.noise_seed),
-        percentile, config.mentor.burn_in_epoch, config.mentor.fixed_epoch_after_burn_in,
-        learning.LearnConfig(max_step_train=config.mentor.mentornet_learning_steps,
-                             seed=config.seed),
-        os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
-        writer, seed=config.seed, verbose=config.verbose if chief else 0))
-  if config.export_weights:
-    from mentornet_tf import monitoring  # pylint: disable=g-import-not-at-top
-    extra.append(monitoring.WeightExporter(
-        pipeline.build_train_eval_dataset(config.data, augmentation), config.train_log_dir,
-        chief=chief, writer=writer))
-  return extra
-
-
 def build_model(config: config_lib.TrainConfig, info):
   """Builds the SpadeModel (call under the strategy scope). Returns (model, mentornet metadata)."""
   spec = students.STUDENTS[config.student.studentnet]
@@ -149,7 +117,8 @@ def build_model(config: config_lib.TrainConfig, info):
   weight_decay = spec.weight_decay if config.student.weight_decay is None \
       else config.student.weight_decay
   model = spade.SpadeModel(student, weighting, global_batch_size=config.data.batch_size,
-                           weight_decay=weight_decay, num_classes=info.num_classes)
+                           weight_decay=weight_decay, num_classes=info.num_classes,
+                           summary_steps=config.summary_steps)
   return model, mentor_metadata
 
 
@@ -247,24 +216,11 @@ def coordinator_evaluator(config: config_lib.TrainConfig, info, model):
   local = students.build_student(config.student.studentnet, info.num_classes,
                                  tuple(info.image_shape),
                                  sync_batch_norm=config.student.sync_batch_norm, seed=config.seed)
-  top_k = min(5, info.num_classes)
-
-  @tf.function
-  def batch_sums(images, labels):
-    logits = local(images, training=False)
-    labels = tf.cast(labels, tf.int32)
-    loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    top1 = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-    topk = tf.math.in_top_k(labels, logits, top_k)
-    return tf.stack([tf.reduce_sum(loss), tf.reduce_sum(tf.cast(top1, tf.float32)),
-                     tf.reduce_sum(tf.cast(topk, tf.float32)),
-                     tf.cast(tf.size(labels), tf.float32)])
+  evaluator = eval_metrics.StudentEvaluator(local, info.num_classes)
 
   def evaluate(eval_dataset):
     local.set_weights(model.student.get_weights())  # one read of the ps variables
-    sums = sum(batch_sums(batch["image"], batch["label"]).numpy() for batch in eval_dataset)
-    return {"loss": float(sums[0] / sums[3]), "accuracy": float(sums[1] / sums[3]),
-            f"top{top_k}": float(sums[2] / sums[3])}
+    return {key: value for key, value in evaluator(eval_dataset).items() if key != "num_examples"}
 
   return evaluate
 
@@ -353,27 +309,20 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
           "noise": noise, "dataset": info.name, "studentnet": config.student.studentnet,
           "weighting": config.mentor.weighting,
           "mentornet": mentor_metadata.get("curriculum", ""), "resumed_from": resumed_from or ""})
-  tensorboard_dir = os.path.join(config.train_log_dir, "tensorboard")
-  if not chief:
-    # Non-chief workers must log somewhere (summaries run in every worker's step): a private
-    # temporary directory, removed after training, keeps the run directory clean.
-    tensorboard_dir = tempfile.mkdtemp(prefix="mentornet_worker_tb_")
-  # The tracker before the checkpointer: an epoch's record is on disk before its checkpoint.
-  callbacks = [
-      callbacks_lib.StopAtStep(config.max_number_of_steps), tracker, checkpointer,
-      keras.callbacks.TensorBoard(tensorboard_dir, update_freq=config.summary_steps,
-                                  write_graph=False),
-  ] + build_extra_callbacks(config, augmentation, steps_per_epoch, chief)
-  validation = {}
+  validation, evaluate_fn = {}, None
   if config.strategy == "parameter_server":
     evaluate = coordinator_evaluator(config, info, model)
-    if config.eval_interval > 0:
-      callbacks.insert(1, callbacks_lib.EpochEvaluation(lambda: evaluate(eval_dataset),
-                                                        config.eval_interval))
+    evaluate_fn = lambda: evaluate(eval_dataset)
   else:
     evaluate = lambda dataset: model.evaluate(dataset, verbose=0, return_dict=True)
     if config.eval_interval > 0:
       validation = dict(validation_data=eval_dataset, validation_freq=config.eval_interval)
+  # Summaries are written by the chief only (host-side, from the step's logs): other workers
+  # need no scratch directory.
+  run_callbacks = training.build_callbacks(
+      config, model=model, checkpointer=checkpointer, tracker=tracker, chief=chief,
+      mentornet=model.weighting.mentornet, augmentation=augmentation, evaluate_fn=evaluate_fn)
+  callbacks = run_callbacks.callbacks
   started = time.time()
   try:
     if not finished:
@@ -390,11 +339,10 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
       raise
     tracker.diverged(divergence)
     raise TrainingDiverged(_divergence_message(divergence, config, checkpointer)) from None
-  finally:
-    if not chief:
-      shutil.rmtree(tensorboard_dir, ignore_errors=True)
-  return tracker.finish(evaluate(eval_dataset), train_seconds=time.time() - started,
-                        steps=int(optimizer.iterations.numpy()))
+  results = tracker.finish(evaluate(eval_dataset), train_seconds=time.time() - started,
+                           steps=int(optimizer.iterations.numpy()))
+  run_callbacks.summaries.write_results(results, int(optimizer.iterations.numpy()))
+  return results
 
 
 def _divergence_message(divergence: Dict, config: config_lib.TrainConfig, checkpointer) -> str:

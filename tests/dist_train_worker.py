@@ -74,4 +74,5 @@ def _install_hooks():
 
 if __name__ == "__main__":
   _install_hooks()
+  train.define_flags()  # the entry registers its flags only when it runs as a command
   sys.exit(app.run(train.main))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mentornet_tf import callbacks
+from mentornet_tf.training import callbacks
 from mentornet_tf import config as config_lib
 from mentornet_tf import run_directory
 import bad_input_harness

@@ -6,7 +6,6 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from mentornet_tf import curriculum_updates
 from mentornet_tf import inspection
 from mentornet_tf import schedules
 from mentornet_tf import spade
@@ -14,6 +13,7 @@ from mentornet_tf import students
 from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import network
 from mentornet_tf.mentor import weighting as weighting_lib
+from mentornet_tf.training import curriculum_updates
 
 NUM_CLASSES = 10
 

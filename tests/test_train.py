@@ -96,12 +96,17 @@ def test_train_writes_run_directory_and_replays(tmp_path, flagfile):
   assert abs(results["noise"]["realised_flip_rate"] - 0.36) < 0.05
   # TensorBoard events read back: training scalars and the clean test accuracy.
   train_tags = _scalar_tags(os.path.join(run_dir, "tensorboard", "train"))
-  for tag in ("epoch_total_loss", "epoch_accuracy_clean", "epoch_memorized",
-              "epoch_loss_moving_percentile", "batch_total_loss"):
+  for tag in ("loss/total_loss", "loss/orig_loss", "mentor/loss_moving_percentile",
+              "mentor/data_util", "noise/accuracy_clean", "noise/memorized",
+              "noise/v_precision_clean", "learning_rate", "gradient_norm",
+              "perf/examples_per_second", "mentor/v"):
     assert tag in train_tags, sorted(train_tags)
+  assert not [t for t in train_tags if t.startswith(("batch_", "epoch_"))], sorted(train_tags)
+  assert len(train_tags["loss/orig_loss"]) == 8  # per-step values at steps 0, 5, ..., 35
   validation = _scalar_tags(os.path.join(run_dir, "tensorboard", "validation"))
-  assert len(validation["epoch_accuracy"]) == 2
-  np.testing.assert_allclose(validation["epoch_accuracy"][-1], results["history"][-1][
+  assert sorted(validation) == ["eval/accuracy", "eval/loss", "eval/top5"]
+  assert len(validation["eval/accuracy"]) == 2
+  np.testing.assert_allclose(validation["eval/accuracy"][-1], results["history"][-1][
       "val_accuracy"], rtol=1e-6)
   # flags.txt replays the run exactly (same seed -> same final weights).
   flags_txt = os.path.join(run_dir, "flags.txt")
@@ -212,7 +217,8 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   exports = sorted(glob.glob(os.path.join(run_dir, "weights", "epoch_*.csv")))
   assert len(exports) == 3
   mentornet_tags = _scalar_tags(os.path.join(run_dir, "tensorboard", "mentornet"))
-  assert "mentornet/dd_test_mse" in mentornet_tags and "mentor/detect_precision" in mentornet_tags
+  assert "mentornet/dd_test_mse" in mentornet_tags
+  assert "train_split/v_precision_clean" in mentornet_tags
   from mentornet_tf import evaluate  # pylint: disable=g-import-not-at-top
   from mentornet_tf import list_mislabelled  # pylint: disable=g-import-not-at-top
   listing = io.StringIO()

@@ -61,8 +61,8 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
   rows = np.concatenate([inspection.student_dump_rows(records, e) for e in epochs])
   epoch = epochs[0] if name_epoch is None else int(name_epoch)
   if records["id"].shape[0] < 2 * learn_config.mini_batch_size:
-    raise ValueError(f"only {records['id'].shape[0]} clean-labelled examples to learn MentorNet DD from; "
-                     "raise --clean_subset_fraction")
+    raise ValueError(f"only {records['id'].shape[0]} clean-labelled examples to learn MentorNet "
+                     "DD from; raise --clean_subset_fraction")
   train, test = mentor_data.generate_data_driven(rows, percentile=percentile, seed=seed)
   mentornet, metrics = learning.learn_mentornet(train, test, learn_config,
                                                 mentornet_config=mentornet_config,
@@ -76,22 +76,27 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
     storage.save_mentornet(mentornet, os.path.join(output_dir, f"mentornet_dd_epoch_{epoch:02d}"), {
         "curriculum": "data_driven", "learned_at_epoch_percentage": epoch,
         "percentile": percentile, "test_mse": metrics.get("test_mse"),
-        "test_accuracy": metrics.get("test_accuracy"), "num_dump_rows": int(records["id"].shape[0]), "epochs": epochs})
+        "test_accuracy": metrics.get("test_accuracy"),
+        "num_dump_rows": int(records["id"].shape[0]), "epochs": epochs})
   return mentornet, metrics
 
 
 class MentorNetUpdater(keras.callbacks.Callback):
-  """Step 6: re-learns MentorNet DD at the given epoch percentages and swaps it in."""
+  """Step 6: re-learns MentorNet DD at the given epoch percentages and swaps it in.
 
-  def __init__(self, update_epochs: Sequence[int], max_number_of_steps: int, steps_per_epoch: int,
+  Built by `training.build_callbacks` with keyword arguments; `mentornet` is the running
+  MentorNet (the one the model's weighting calls), whose variables each update assigns.
+  """
+
+  def __init__(self, *, mentornet, update_epochs: Sequence[int], max_number_of_steps: int,
                dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
                fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
                output_dir: str, writer=None, seed: int = 0, verbose: int = 0):
     super().__init__()
+    self.mentornet = mentornet
     self.verbose = verbose  # > 0: a progress line while MentorNet DD is learned (stderr)
     self.update_epochs = sorted(update_epochs)
     self.max_number_of_steps = max_number_of_steps
-    self.steps_per_epoch = steps_per_epoch
     self.dataset = dataset
     self.subset_fn = subset_fn
     self.percentile = percentile
@@ -117,7 +122,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
   def update(self, step: int):
     epoch = schedules.epoch_percentage(step, self.max_number_of_steps)
     cur_epoch = schedules.current_epoch(epoch, self.burn_in_epoch, self.fixed_epoch_after_burn_in)
-    running = self.model.weighting.mentornet
+    running = self.mentornet
     # The epoch inputs this MentorNet will see until the next update (or the end).
     later = [e for e in self.update_epochs if e > epoch]
     until = later[0] if later else schedules.NUM_EPOCH_PERCENTAGES
@@ -150,7 +155,12 @@ class MentorNetUpdater(keras.callbacks.Callback):
       self.writer.flush()
 
 
+def curriculum_image_tag(epoch: int) -> str:
+  """The TensorBoard tag of the MentorNet's weight surface at an epoch percentage."""
+  return f"mentornet/curriculum_epoch_percentage_{int(epoch):02d}"
+
+
 def _curriculum_image(mentornet, epoch: int) -> None:
   """The MentorNet's weight surface as a TensorBoard image (paper Fig. 4)."""
-  tf.summary.image(f"mentornet/curriculum_epoch_{epoch}",
+  tf.summary.image(curriculum_image_tag(epoch),
                    plots.curriculum_surface_image(mentornet, epoch, 5.0))

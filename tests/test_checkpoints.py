@@ -2,14 +2,13 @@
 its state file are repaired, and a killed save's `_temp` directories are removed."""
 import glob
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from mentornet_tf import checkpoints
+import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -220,9 +219,8 @@ TINY_FLAGS = """
 
 
 def _train(args):
-  env = dict(os.environ, PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "mentornet_tf.train", *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=240)
+  """The train command in this process (tests/entry_runner.py): returncode, stdout, stderr."""
+  return entry_runner.run_entry("train", args, cwd=REPO)
 
 
 @pytest.mark.slow

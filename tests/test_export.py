@@ -1,6 +1,7 @@
 """`python -m mentornet_tf.export`: SavedModels of a run's StudentNet and MentorNet (issue 8 §3).
 
-One tiny run (digits, MLP, 40 steps, MentorNet PD) is trained once per module in a subprocess;
+One tiny run (digits, MLP, 40 steps, MentorNet PD) is trained once per module (in this process,
+through the train command's real `cli.run(main)` path, as the export command runs: entry_runner);
 the exports are reloaded with `tf.saved_model.load` and compared with the tf_keras models restored
 from the run's checkpoint, and `saved_model_cli show` must read them. The refusals need no
 training: they run on hand-written run directories.
@@ -22,6 +23,7 @@ from mentornet_tf import students
 from mentornet_tf.data import augment
 from mentornet_tf.data import sources
 from mentornet_tf.mentor import storage
+import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_PD = os.path.join(REPO, "data", "mentornet_models", "mentornet_pd")
@@ -58,9 +60,8 @@ def _listing(directory):
 
 
 def _run_cli(*args, cwd=REPO):
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
-  return subprocess.run([sys.executable, "-m", "mentornet_tf.export", *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=300)
+  """The export command in this process (tests/entry_runner.py): returncode, stdout, stderr."""
+  return entry_runner.run_entry("export", list(args), cwd=cwd)
 
 
 class _Holder(tf.Module):
@@ -74,10 +75,7 @@ class _Holder(tf.Module):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
   run = str(tmp_path_factory.mktemp("export") / "run_pd")
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
-  result = subprocess.run([sys.executable, "-m", "mentornet_tf.train", *TINY_FLAGS,
-                           f"--train_log_dir={run}"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+  result = entry_runner.run_entry("train", [*TINY_FLAGS, f"--train_log_dir={run}"], cwd=REPO)
   assert result.returncode == 0, result.stderr[-3000:]
   return run
 
@@ -146,15 +144,17 @@ def test_exported_student_and_mentornet_match_the_keras_models(run_dir, tmp_path
       "model/weighting/mentornet/fc1_kernel/.ATTRIBUTES/VARIABLE_VALUE")
   np.testing.assert_array_equal(in_checkpoint, shipped.fc1_kernel.numpy())
 
+  shown = {}  # one `saved_model_cli show --all` per SavedModel
   for name, signature, outputs in (("student", "serving_default", ("logits", "probabilities")),
                                    ("student", "preprocessed", ("logits",)),
                                    ("mentornet", "serving_default", ("logits", "weights"))):
-    shown = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", os.path.join(output, name),
-                            "--all"], capture_output=True, text=True, timeout=120)
-    assert shown.returncode == 0, shown.stderr[-2000:]
-    assert f"signature_def['{signature}']" in shown.stdout
+    if name not in shown:
+      shown[name] = subprocess.run([SAVED_MODEL_CLI, "show", "--dir", os.path.join(output, name),
+                                    "--all"], capture_output=True, text=True, timeout=120)
+      assert shown[name].returncode == 0, shown[name].stderr[-2000:]
+    assert f"signature_def['{signature}']" in shown[name].stdout
     for key in outputs:
-      assert f"outputs['{key}']" in shown.stdout
+      assert f"outputs['{key}']" in shown[name].stdout
 
 
 @pytest.mark.slow

@@ -1,26 +1,21 @@
 """Tests of `python -m mentornet_tf.list_mislabelled` on weight exports the tests write.
 
-Run as a subprocess: the entry defines --train_log_dir, which mentornet_tf.flags also defines.
+The command runs in this process through its real `cli.run(main)` path (tests/entry_runner.py).
 (Bad input is covered by tests/bad_input_cases_tools.py.)
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 
 from mentornet_tf import inspection
+import entry_runner
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HEADER = ",".join(inspection.COLUMNS)
 
 
 def _list(run_dir, *args):
-  env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "mentornet_tf.list_mislabelled",
-                         f"--train_log_dir={run_dir}", *args], capture_output=True, text=True,
-                        timeout=120, env=env, check=False)
+  return entry_runner.run_entry("list_mislabelled", [f"--train_log_dir={run_dir}", *args])
 
 
 def _export(run_dir, rows, name="epoch_0003.csv"):

@@ -1,4 +1,7 @@
-"""Tests of mentornet_tf.results_table on run directories the tests write (no training)."""
+"""Tests of mentornet_tf.results_table on run directories the tests write (no training).
+
+The command runs in this process through its real `cli.run(main)` path (tests/entry_runner.py);
+launch/run_grid.sh runs as the shell script it is."""
 import io
 import json
 import math
@@ -10,6 +13,7 @@ import numpy as np
 import pytest
 
 from mentornet_tf import results_table
+import entry_runner
 
 
 def _write_run(root, name, *, seed, noise=0.4, weighting="none", mentornet_dir="",
@@ -133,17 +137,13 @@ def test_entry_point_writes_the_table_and_fails_without_runs(tmp_path):
   for seed in (0, 1, 2):
     _write_run(root, f"mnist5k_20_fullmodel_seed{seed}", seed=seed, noise=0.2, final=0.8)
   output = str(tmp_path / "table.md")
-  command = [sys.executable, "-m", "mentornet_tf.results_table", f"--runs={root}/*",
-             f"--output={output}"]
-  done = subprocess.run(command, capture_output=True, text=True, check=False)
+  done = entry_runner.run_entry("results_table", [f"--runs={root}/*", f"--output={output}"])
   assert done.returncode == 0, done.stderr
   with open(output) as f:
     written = f.read()
   assert written == done.stdout
   assert "| mnist5k | 20% | FullModel | 0.8000 ± 0.0000 |" in written
-  empty = subprocess.run([sys.executable, "-m", "mentornet_tf.results_table",
-                          f"--runs={tmp_path}/nothing*"], capture_output=True, text=True,
-                         check=False)
+  empty = entry_runner.run_entry("results_table", [f"--runs={tmp_path}/nothing*"])
   # No run to tabulate is refused input (exit 2, cli convention): one error line, last.
   assert empty.returncode == 2 and "no finished or diverged run" in empty.stderr
   assert empty.stderr.strip().splitlines()[-1].startswith("error: --runs=")
@@ -216,9 +216,7 @@ def test_unwritable_output_is_refused_and_nothing_is_written(tmp_path):
   for output, needle in ((str(tmp_path / "file" / "t.md"), "cannot be written"),
                          (str(tmp_path / "no" / "dir" / "t.md"), "does not exist"),
                          (root, "is a directory")):
-    done = subprocess.run([sys.executable, "-m", "mentornet_tf.results_table",
-                           f"--runs={root}/*", f"--output={output}"], capture_output=True,
-                          text=True, check=False)
+    done = entry_runner.run_entry("results_table", [f"--runs={root}/*", f"--output={output}"])
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: --output={output!r}") and needle in last, last

@@ -1,5 +1,10 @@
 """Runs that never lie: the run-directory lock, restarts that cannot change the experiment,
-results.json over the whole run (kill -9 included), and divergence that stops the run."""
+results.json over the whole run (kill -9 included), and divergence that stops the run.
+
+The train command runs in this process (tests/entry_runner.py: its real `cli.run(main)` path, so
+exit statuses and `error:` lines are the command's own) except where another process is the point:
+a lock holder that is killed, a writer that holds the run directory while a second one starts, and
+the kill -9 soak test."""
 import dataclasses
 import glob
 import json
@@ -18,6 +23,7 @@ from mentornet_tf.training import callbacks
 from mentornet_tf import config as config_lib
 from mentornet_tf import run_directory
 import bad_input_harness
+import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optimizer=adam",
@@ -25,7 +31,13 @@ TINY = ["--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optim
         "--eval_interval=1", "--save_interval_secs=0", "--summary_steps=5", "--verbose=0"]
 
 
-def _train(args, timeout=300):
+def _train(args):
+  """The train command in this process (tests/entry_runner.py): returncode, stdout, stderr."""
+  return entry_runner.run_entry("train", [*TINY, *args], cwd=REPO)
+
+
+def _train_process(args, timeout=600):
+  """The train command as a process of its own (the soak test compares two such runs)."""
   env = dict(os.environ, PYTHONPATH=REPO)
   return subprocess.run([sys.executable, "-m", "mentornet_tf.train", *TINY, *args], cwd=REPO,
                         env=env, capture_output=True, text=True, timeout=timeout)
@@ -247,7 +259,7 @@ def test_soak_ten_kills_end_bit_identical_with_identical_results(tmp_path):
           "--curriculum=self_paced", "--burn_in_epoch=10", "--example_dropout_rates=0.1,100",
           "--loss_moving_average_decay=0.9"]
   reference = str(tmp_path / "reference")
-  assert _train(args + [f"--train_log_dir={reference}"], timeout=600).returncode == 0
+  assert _train_process(args + [f"--train_log_dir={reference}"]).returncode == 0
   soaked = str(tmp_path / "soaked")
   rng = random.Random(7)
   during_save = 0
@@ -269,7 +281,7 @@ def test_soak_ten_kills_end_bit_identical_with_identical_results(tmp_path):
         time.sleep(rng.uniform(0.0, 1.0))
     finally:
       _kill(process)
-  final = _train(args + [f"--train_log_dir={soaked}"], timeout=600)
+  final = _train_process(args + [f"--train_log_dir={soaked}"])
   assert final.returncode == 0, final.stderr[-3000:]
   print(f"{during_save} of 5 targeted kills hit a checkpoint write")
   assert during_save >= 1

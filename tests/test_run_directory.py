@@ -4,7 +4,8 @@ results.json over the whole run (kill -9 included), and divergence that stops th
 The train command runs in this process (tests/entry_runner.py: its real `cli.run(main)` path, so
 exit statuses and `error:` lines are the command's own) except where another process is the point:
 a lock holder that is killed, a writer that holds the run directory while a second one starts, and
-the kill -9 soak test."""
+the runs that the kill -9 soak test kills (its reference run and its final restart run here, as in
+test_train.py's resume test)."""
 import dataclasses
 import glob
 import json
@@ -35,12 +36,6 @@ def _train(args):
   """The train command in this process (tests/entry_runner.py): returncode, stdout, stderr."""
   return entry_runner.run_entry("train", [*TINY, *args], cwd=REPO)
 
-
-def _train_process(args, timeout=600):
-  """The train command as a process of its own (the soak test compares two such runs)."""
-  env = dict(os.environ, PYTHONPATH=REPO)
-  return subprocess.run([sys.executable, "-m", "mentornet_tf.train", *TINY, *args], cwd=REPO,
-                        env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def _start(args):
@@ -259,7 +254,7 @@ def test_soak_ten_kills_end_bit_identical_with_identical_results(tmp_path):
           "--curriculum=self_paced", "--burn_in_epoch=10", "--example_dropout_rates=0.1,100",
           "--loss_moving_average_decay=0.9"]
   reference = str(tmp_path / "reference")
-  assert _train_process(args + [f"--train_log_dir={reference}"]).returncode == 0
+  assert _train(args + [f"--train_log_dir={reference}"]).returncode == 0
   soaked = str(tmp_path / "soaked")
   rng = random.Random(7)
   during_save = 0
@@ -281,7 +276,7 @@ def test_soak_ten_kills_end_bit_identical_with_identical_results(tmp_path):
         time.sleep(rng.uniform(0.0, 1.0))
     finally:
       _kill(process)
-  final = _train_process(args + [f"--train_log_dir={soaked}"])
+  final = _train(args + [f"--train_log_dir={soaked}"])
   assert final.returncode == 0, final.stderr[-3000:]
   print(f"{during_save} of 5 targeted kills hit a checkpoint write")
   assert during_save >= 1

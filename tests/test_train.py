@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import entry_runner
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = """
 # digits, MLP, 1297 // 64 = 20 steps per epoch
@@ -237,19 +239,16 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   assert os.listdir(os.path.join(run_dir, "eval_test"))  # eval/accuracy summaries
 
 
-@pytest.mark.slow
 def test_evaluate_restores_the_student_from_the_newest_readable_checkpoint(tmp_path, flagfile):
   """evaluate's accuracy is the trained student's (not an unrestored one's ~0.1), and a damaged
   newest checkpoint is skipped with one warning naming it (see also bad_input_cases_evaluate)."""
   run_dir = str(tmp_path / "run")
   _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--max_number_of_steps=40"])
   results = json.load(open(os.path.join(run_dir, "results.json")))
-  env = dict(os.environ, PYTHONPATH=REPO)
 
-  def evaluate():
-    process = subprocess.run([sys.executable, "-m", "mentornet_tf.evaluate", "--once",
-                              f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}"],
-                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+  def evaluate():  # the evaluate command in this process (tests/entry_runner.py)
+    process = entry_runner.run_entry(
+        "evaluate", ["--once", f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}"], cwd=REPO)
     assert process.returncode == 0, process.stderr[-2000:]
     return json.loads(process.stdout.strip().splitlines()[-1]), process.stderr
 

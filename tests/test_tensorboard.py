@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+import entry_runner
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optimizer=adam",
         "--lr_schedule=constant", "--noise_fraction=0.4", "--eval_interval=1",
@@ -40,11 +42,10 @@ def _get(url, body=None):
 
 @pytest.mark.slow
 def test_tensorboard_serves_one_tag_per_quantity_and_hparams(tmp_path):
-  env = dict(os.environ, PYTHONPATH=REPO)
   for rate in ("0.001", "0.01"):  # a grid of two runs, compared in the HParams tab
-    subprocess.run([sys.executable, "-m", "mentornet_tf.train", *TINY,
-                    f"--learning_rate={rate}", f"--train_log_dir={tmp_path / ('lr' + rate)}"],
-                   cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+    entry_runner.run_entry("train", [*TINY, f"--learning_rate={rate}",  # in this process
+                                     f"--train_log_dir={tmp_path / ('lr' + rate)}"],
+                           cwd=REPO, check=True)
   port = _free_port()
   tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
   server = subprocess.Popen([tensorboard, "--logdir", str(tmp_path), "--host", "127.0.0.1",

@@ -7,7 +7,7 @@ Run directory (`train_log_dir`):
   flags.txt      resolved flags, replayable with --flagfile (written by the entry point)
   config.json    the resolved TrainConfig
   ckpt/          tf.train checkpoints (student, optimizer, moving average, MentorNet, step)
-  tensorboard/   train/ and validation/ event files
+  tensorboard/   train/, validation/, mentornet/, hparams/ events (training/summaries.py)
   results.json   noise report, per-epoch clean test accuracy, best and final
 """
 import os
@@ -273,7 +273,8 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
   augmentation = resolve_augmentation(config)
   steps_per_epoch = config_lib.steps_per_epoch(config, info.num_train)
   epochs = config_lib.epochs_for(config.max_number_of_steps, steps_per_epoch)
-  noise = pipeline.training_noise_report(config.data)
+  data = getattr(info, "source", None) or config.data  # resolved (and scanned) once by validate
+  noise = pipeline.training_noise_report(data)
   logging.info("Dataset %s: %d train / %d test, %d classes; noise %s", info.name, info.num_train,
                info.num_test, info.num_classes, noise)
 
@@ -295,12 +296,12 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
 
   def train_input(input_context=None):
     # Resume where the killed run stopped: the same batches, not a replay of epoch 0.
-    return pipeline.build_train_dataset(config.data, augmentation, seed=config.seed,
+    return pipeline.build_train_dataset(data, augmentation, seed=config.seed,
                                         input_context=input_context,
                                         initial_step=initial_epoch * steps_per_epoch)
 
   train_dataset = distribute.distribute_dataset(strategy, config.strategy, train_input)
-  eval_dataset = pipeline.build_eval_dataset(config.data, augmentation)
+  eval_dataset = pipeline.build_eval_dataset(data, augmentation)
 
   # The history of the epochs the checkpoint covers is kept (all of it for a finished run).
   tracker = callbacks_lib.ResultTracker(

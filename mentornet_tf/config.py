@@ -1,7 +1,8 @@
 """Run configuration as frozen dataclasses: every tunable, its default and its validation.
 
 Entry points (`python -m mentornet_tf.train`, ...) convert absl flags into these once; the library
-never reads flags. Field names equal flag names so that a grep finds both. No TensorFlow import here.
+never reads flags. Field names equal flag names so that a grep finds both. No TensorFlow
+import here.
 
 Defaults follow the original TF1 `code/cifar_train_mentornet.py` where the concept exists
 (its `tf.app.flags` definitions); new fields say so in their comment.
@@ -69,13 +70,13 @@ class DataConfig:
   dataset_name: str = "cifar10"      # original flag; also mnist5k, digits (embedded), fake (tests)
   data_dir: str = ""                 # original flag: tfds dir or dir of cifar10_train-* TFRecords
   data_format: str = "auto"          # new: tfds | tfrecord | auto (tfrecord if files match)
-  test_data_dir: str = ""            # new: dir of the clean test split when it differs (original val/)
+  test_data_dir: str = ""            # new: clean test split's dir when it differs (original val/)
   noise_fraction: float = 0.0        # new: p, probability a training label is corrupted
-  noise_type: str = "uniform"        # new: uniform (paper: may equal the true class) | flip | pairflip
+  noise_type: str = "uniform"        # new: uniform (may equal the true class) | flip | pairflip
   noise_seed: int = 0                # new: noise is a function of (noise_seed, example id) only
   batch_size: int = 128              # original flag: GLOBAL batch size
   shuffle_buffer: int = 10000        # new
-  augmentation: str = "auto"         # new: auto (the student's own) | resnet | cifarnet | standardize | none
+  augmentation: str = "auto"         # new: auto (the student's own) | a names.AUGMENTATIONS
   clean_subset_fraction: float = 0.1  # new: share of training ids whose clean label is known (DD)
   fake_num_train: int = 256          # new: size of the 'fake' dataset (tests, benchmarks)
   fake_num_test: int = 64
@@ -108,7 +109,7 @@ class DataConfig:
 class StudentConfig:
   """Which StudentNet to build."""
   studentnet: str = "resnet101"      # original flag: resnet101 | inception (= slim CifarNet) | ...
-  weight_decay: Optional[float] = None  # new: None = the original's per student (resnet 2e-4, inception 0)
+  weight_decay: Optional[float] = None  # new: None = the student's own (resnet 2e-4, inception 0)
   sync_batch_norm: bool = False      # new: synchronised BN under multi-replica strategies
 
   def __post_init__(self):
@@ -121,7 +122,7 @@ class StudentConfig:
 @dataclasses.dataclass(frozen=True)
 class MentorConfig:
   """How per-example weights v are computed (SPADE, Algorithm 1; original `utils.mentornet`)."""
-  weighting: str = "none"            # new: none (FullModel) | mentornet | curriculum (Step 9, known G)
+  weighting: str = "none"            # new: none (FullModel) | mentornet | curriculum (Step 9)
   trained_mentornet_dir: str = ""    # original flag: TF1 checkpoint or our MentorNet directory
   curriculum: str = "self_paced"     # new: predefined G for weighting=curriculum
   loss_p_percentile: float = 0.7     # original flag (the original commands misspelled it: ignored)
@@ -197,7 +198,7 @@ class TrainConfig:
   student: StudentConfig = dataclasses.field(default_factory=StudentConfig)
   mentor: MentorConfig = dataclasses.field(default_factory=MentorConfig)
   train_log_dir: str = ""            # original flag: run directory (checkpoints, events, flags)
-  optimizer: str = "momentum"        # new: momentum (original resnet) | sgd (original inception) | adam
+  optimizer: str = "momentum"        # new: momentum (resnet) | sgd (original inception) | adam
   momentum: float = 0.9
   learning_rate: float = 0.1         # original flag
   lr_schedule: str = "piecewise"     # new: piecewise (resnet) | exponential (inception) | constant

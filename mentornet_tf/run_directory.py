@@ -1,4 +1,5 @@
-"""The run directory (`--train_log_dir`): one writing job at a time, restarts that keep the experiment.
+"""The run directory (`--train_log_dir`): one writing job at a time, restarts that keep the
+experiment.
 
 Two guards, both checked before anything is written:
 

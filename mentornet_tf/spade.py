@@ -4,7 +4,7 @@ One training path for every method: FullModel (v = 1), MentorNet PD/DD (Step 11)
 curriculum G (Step 9). The weighting is one call, `ExampleWeighting`; everything else is the
 original student loss (original_code.md §2.3, §10.12-13):
 
-  loss = sum_i v_i * CE_i / global_batch  +  weight_decay * sum ||W||^2 / 2 * sum_i v_i / global_batch
+  loss = sum_i v_i CE_i / global_batch + weight_decay * sum ||W||^2 / 2 * sum_i v_i / global_batch
 
 with v a constant (stop-gradient) and the MentorNet frozen. Runs per replica under tf.distribute:
 the division by the GLOBAL batch size makes the summed replica gradients equal the single-device

@@ -174,7 +174,8 @@ def validate(config: config_lib.TrainConfig):
   elif config.strategy == "multi_worker_mirrored":
     cluster = distribute.cluster_spec()
     workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-    replicas, what = workers, f"the {workers} workers of TF_CONFIG (--strategy=multi_worker_mirrored)"
+    replicas = workers
+    what = f"the {workers} workers of TF_CONFIG (--strategy=multi_worker_mirrored)"
   if batch_size % replicas:
     raise bad(f"--batch_size={batch_size} is not divisible by the {replicas} replicas of {what}: "
               f"every replica takes an equal share of the global batch; use a multiple of "

@@ -84,7 +84,8 @@ def _as_tensors(*arrays):
     if a_dtype is not None and a_dtype.is_floating:
       dtype = a_dtype
       break
-  return [tf.cast(a, dtype) if tf.is_tensor(a) else tf.constant(a, dtype) for a in arrays], is_tensor
+  converted = [tf.cast(a, dtype) if tf.is_tensor(a) else tf.constant(a, dtype) for a in arrays]
+  return converted, is_tensor
 
 
 def _finish(value, is_tensor):

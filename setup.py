@@ -37,7 +37,8 @@ setuptools.setup(
         "importlib_resources>=5",           # tfds imports it when preparing datasets (tfds build)
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        # ruff is in `test`: tests/test_lint.py runs it, so the README test command lints too.
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
         "lint": ["ruff>=0.6"],
     },
     entry_points={"console_scripts": [f"{script} = mentornet_tf.console:{function}"

@@ -90,9 +90,9 @@ class Evaluator:
     self.student = students.build_student(student.studentnet, self.info.num_classes,
                                           tuple(self.info.image_shape))
     if split == "test":
-      self.dataset = pipeline.build_eval_dataset(data, augmentation)
+      self.dataset = pipeline.build_eval_dataset(self.info.source, augmentation)
     else:
-      self.dataset = pipeline.build_train_eval_dataset(data, augmentation)
+      self.dataset = pipeline.build_train_eval_dataset(self.info.source, augmentation)
     self.split = split
     self.eval_dir = eval_dir
     self.writer = None  # created at the first result: a refused checkpoint writes nothing

@@ -292,3 +292,80 @@ def test_tfrecord_scan_runs_no_eager_op(tmp_path):
                           capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=repo))
   assert "COUNT 4" in result.stdout and "CPUS 2" in result.stdout, result.stderr[-2000:]
+
+
+def test_one_training_run_scans_each_tfrecord_split_once(tmp_path, monkeypatch):
+  """Validation, noise report, training and evaluation datasets share one resolved Source: each
+  split's TFRecords are scanned once, and the DataConfig is resolved once."""
+  from mentornet_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.data import tfrecords  # pylint: disable=g-import-not-at-top
+  train_x, train_y = _cifar_like(8, 10)
+  test_x, test_y = _cifar_like(4, 10, seed=1)
+  train_files = _write_original(tmp_path / "train", "cifar10", "train", train_x, train_y, 2)
+  test_files = _write_original(tmp_path / "val", "cifar10", "test", test_x, test_y, 1)
+  scanned, resolved = [], []
+  scan_file, resolve = tfrecords.scan_file, sources.resolve
+  monkeypatch.setattr(tfrecords, "scan_file",
+                      lambda path, *args: scanned.append(path) or scan_file(path, *args))
+  monkeypatch.setattr(sources, "resolve", lambda config: resolved.append(config) or resolve(config))
+  config = config_lib.TrainConfig(
+      data=config_lib.DataConfig(dataset_name="cifar10", data_dir=str(tmp_path / "train"),
+                                 test_data_dir=str(tmp_path / "val"), batch_size=4,
+                                 noise_fraction=0.2),
+      student=config_lib.StudentConfig(studentnet="mlp"), optimizer="adam",
+      learning_rate=0.001, lr_schedule="constant", max_number_of_steps=2, eval_interval=1,
+      save_interval_secs=0, verbose=0, train_log_dir=str(tmp_path / "run"))
+  info = train_lib.validate(config)
+  assert sorted(scanned) == sorted(train_files + test_files)  # validation scans, once
+  results = train_lib.run(config, info)
+  assert sorted(scanned) == sorted(train_files + test_files)  # ... and nothing scans again
+  assert len(resolved) == 1
+  assert results["noise"]["num_examples"] == 8
+
+
+def test_resolve_once_into_a_source(tmp_path, monkeypatch):
+  """One Source per config: a registry entry per dataset name; each split resolved at first use
+  (format, files), kept, and scanned at most once, whatever asks."""
+  from mentornet_tf import names  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.data import tfrecords  # pylint: disable=g-import-not-at-top
+  assert set(sources.SOURCES) == set(names.DATASETS)
+  images, labels = _cifar_like(6, 10)
+  files = _write_original(tmp_path, "cifar10", "train", images, labels, num_files=2)
+  source = sources.resolve(DataConfig(dataset_name="cifar10", data_dir=str(tmp_path),
+                                      noise_fraction=0.5, batch_size=3))
+  assert (source.num_classes, source.image_shape, len(source.class_names)) == (10, (32, 32, 3), 10)
+  train = source.split("train")
+  assert source.split("train") is train and train.format == "tfrecord"
+  assert train.files == tuple(files)
+  scanned = []
+  scan_file = tfrecords.scan_file
+  monkeypatch.setattr(tfrecords, "scan_file",
+                      lambda path, *args: scanned.append(path) or scan_file(path, *args))
+  assert source.num_train == 6
+  np.testing.assert_array_equal(train.labels()[0], labels)
+  report = pipeline.training_noise_report(source)
+  batch = next(iter(pipeline.build_train_eval_dataset(source, "none", batch_size=6)))
+  assert report["num_flipped"] == int(np.sum(batch["label"].numpy() != labels))
+  next(iter(pipeline.build_train_dataset(source, "resnet", seed=1)))
+  assert scanned == files  # one scan per file for all of the above
+  with pytest.raises(sources.DataNotFoundError, match="no cifar10 test split"):
+    source.split("test")  # the test split is resolved only when asked for
+  digits = sources.resolve(DataConfig(dataset_name="digits"))
+  assert (digits.format("test"), digits.num_test, digits.split("test").files) == ("memory", 500, ())
+
+
+def test_scan_decodes_every_image_and_names_the_record(tmp_path):
+  """The one scan decodes every image (in batches): a bad image after the first batch is named."""
+  images, labels = _cifar_like(300, 10)
+  files = _write_original(tmp_path, "cifar10", "train", images, labels, num_files=1)
+  records = [bytes(r) for r in tf.compat.v1.io.tf_record_iterator(files[0])]
+  bad = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"no png"])),
+         "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))}
+  records[270] = tf.train.Example(features=tf.train.Features(feature=bad)).SerializeToString()
+  with tf.io.TFRecordWriter(files[0]) as writer:
+    for record in records:
+      writer.write(record)
+  config = DataConfig(dataset_name="cifar10", data_dir=str(tmp_path))
+  with pytest.raises(sources.CorruptDataError, match=r"cifar10_train-00000-of-00001.*record 270"):
+    pipeline.dataset_info(config)

@@ -1,6 +1,7 @@
 """tf.data side of mentornet_tf: sources, label corruption, augmentation and pipelines.
 
-  sources.py    raw splits (embedded mnist5k / digits, fake, CIFAR via tfds or original TFRecords)
+  sources.py    a dataset resolved once (`resolve(config) -> Source`): embedded mnist5k / digits,
+                fake, CIFAR via tfds or original TFRecords
   tfrecords.py  the original TF1 TFRecord format, validated file by file
   noise.py      label corruption keyed by (noise_seed, example id)
   (the stateless per-id hash behind noise and the clean subset is mentornet_tf/hashing.py)

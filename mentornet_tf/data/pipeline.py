@@ -9,9 +9,13 @@ equivalent to corrupting the whole split before sharding and shuffling.
 For the original noisy CIFAR TFRecords the stored label already is the noisy one and the clean
 label is unknown: then 'clean_label' equals the stored label (and `noise_fraction` should be 0;
 if it is not, synthetic noise is added on top of the stored labels).
+
+Every builder takes a DataConfig or the `sources.Source` resolved from one (`sources.resolve`);
+a caller that builds more than one thing keeps the Source (`DatasetInfo.source`), so that the
+source is resolved, and its TFRecords scanned, once.
 """
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -31,37 +35,45 @@ class DatasetInfo:
   image_shape: Tuple[int, ...]   # (H, W, C)
   num_train: int
   num_test: int
+  # The resolved source these facts come from (pass it on to the builders; not compared).
+  source: Optional[sources.Source] = dataclasses.field(default=None, compare=False, repr=False)
 
 
-def dataset_info(config: DataConfig) -> DatasetInfo:
-  """Sizes, class count and image shape; cheap (metadata or a record count, no image decoding).
+Data = Union[DataConfig, sources.Source]
+
+
+def dataset_info(data: Data) -> DatasetInfo:
+  """Sizes, class count and image shape, and the resolved source (`info.source`).
+
+  Resolves both splits; a TFRecord split is scanned here, once (no eager op runs: validation
+  calls this before the distribution strategy configures the devices).
 
   Raises:
     sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError.
   """
-  return DatasetInfo(name=config.dataset_name, num_classes=sources.num_classes(config),
-                     image_shape=tuple(sources.image_shape(config)),
-                     num_train=sources.count_examples(config, "train"),
-                     num_test=sources.count_examples(config, "test"))
+  source = sources.as_source(data)
+  return DatasetInfo(name=source.name, num_classes=source.num_classes,
+                     image_shape=tuple(source.image_shape), num_train=source.num_train,
+                     num_test=source.num_test, source=source)
 
 
-def _finish_fn(config: DataConfig, split: str, preprocess=None):
-  """Completes a (batch of) example(s): 'clean_label', noisy 'label' (training split), image.
+def _finish_fn(source: sources.Source, split: str, preprocess=None):
+  """Completes a (batch of) example(s): noisy 'label' (training split), 'clean_label', image.
 
   Everything here is vectorised and keyed by id, so it runs after batching: the noisy label of an
   id does not depend on where in the pipeline it is computed.
   """
-  classes = sources.num_classes(config)
+  config, classes = source.config, source.num_classes
   corrupt = split == "train" and config.noise_fraction > 0
 
   def finish(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    clean = example["label"]
-    label = clean
+    label = example["label"]
     if corrupt:
-      label = noise.corrupt_labels(clean, example["id"], classes, config.noise_fraction,
+      label = noise.corrupt_labels(label, example["id"], classes, config.noise_fraction,
                                    config.noise_type, config.noise_seed)
     image = example["image"] if preprocess is None else preprocess(example["image"])
-    return {"image": image, "label": label, "clean_label": clean, "id": example["id"]}
+    return {"image": image, "label": label, "clean_label": example["clean_label"],
+            "id": example["id"]}
 
   return finish
 
@@ -77,13 +89,13 @@ def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
   return dataset.with_options(options)
 
 
-def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
+def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
                         input_context: Optional[tf.distribute.InputContext] = None,
                         initial_step: int = 0) -> tf.data.Dataset:
   """The infinite, shuffled, augmented training stream.
 
   Args:
-    config: the data configuration (batch_size is GLOBAL).
+    data: the data configuration (batch_size is GLOBAL), or its resolved Source.
     augmentation: 'resnet', 'cifarnet', 'standardize' or 'none' (the caller resolves 'auto').
     seed: shuffling and augmentation seed.
     input_context: from `strategy.distribute_datasets_from_function`; shards the examples by
@@ -101,17 +113,19 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
     ValueError: for an unknown augmentation, or fewer training examples than input pipelines.
     sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError.
   """
+  source = sources.as_source(data)
+  config = source.config
   preprocess = augment.preprocess_fn(augmentation, training=True)
   num_shards, shard_index, batch_size = 1, 0, config.batch_size
   if input_context is not None:
     num_shards, shard_index = input_context.num_input_pipelines, input_context.input_pipeline_id
     batch_size = input_context.get_per_replica_batch_size(config.batch_size)
-  num_train = sources.count_examples(config, "train")
+  num_train = source.num_train
   if num_train < num_shards:
     raise ValueError(f"--dataset_name={config.dataset_name} has {num_train} training examples, "
                      f"fewer than the {num_shards} input pipelines")
 
-  dataset = sources.open_split(config, "train", num_shards, shard_index)
+  dataset = source.open("train", num_shards, shard_index)
   dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   dataset = dataset.repeat()
   skipped = int(initial_step) * batch_size  # per pipeline: each consumed `batch_size` per step
@@ -132,38 +146,39 @@ def build_train_dataset(config: DataConfig, augmentation: str, seed: int = 0,
   # Noise (keyed by id) and deterministic preprocessing run once per batch: for small images
   # per-example maps would dominate the cost of an MLP step.
   dataset = dataset.batch(batch_size, drop_remainder=True)
-  dataset = dataset.map(_finish_fn(config, "train", preprocess),
+  dataset = dataset.map(_finish_fn(source, "train", preprocess),
                         num_parallel_calls=tf.data.AUTOTUNE)
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=input_context is not None)
 
 
-def build_eval_dataset(config: DataConfig, augmentation: str, split: str = "test",
+def build_eval_dataset(data: Data, augmentation: str, split: str = "test",
                        batch_size: Optional[int] = None) -> tf.data.Dataset:
   """A finite pass over one split in id order with evaluation preprocessing.
 
   Args:
-    config: the data configuration.
+    data: the data configuration, or its resolved Source.
     augmentation: the training augmentation mode; evaluation uses its test transform
       (standardization, or [0, 1] scaling for 'none').
     split: 'test' (label == clean_label) or 'train' (noisy 'label', as in training).
-    batch_size: defaults to config.batch_size; the last batch keeps the remainder.
+    batch_size: defaults to the config's batch_size; the last batch keeps the remainder.
 
   Returns:
     Dataset of {'image', 'label', 'clean_label', 'id'} batches as in the training stream.
   """
+  source = sources.as_source(data)
   preprocess = augment.preprocess_fn(augmentation, training=False)  # deterministic: batched
-  dataset = sources.open_split(config, split).batch(batch_size or config.batch_size)
-  dataset = dataset.map(_finish_fn(config, split, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
+  dataset = source.open(split).batch(batch_size or source.config.batch_size)
+  dataset = dataset.map(_finish_fn(source, split, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
 
 
-def build_train_eval_dataset(config: DataConfig, augmentation: str,
+def build_train_eval_dataset(data: Data, augmentation: str,
                              batch_size: Optional[int] = None) -> tf.data.Dataset:
   """The TRAINING split in id order, finite, eval preprocessing, noisy 'label' and 'clean_label'.
 
   Used for StudentNet loss dumps (MentorNet DD data) and per-example weight export.
   """
-  return build_eval_dataset(config, augmentation, split="train", batch_size=batch_size)
+  return build_eval_dataset(data, augmentation, split="train", batch_size=batch_size)
 
 
 def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
@@ -185,12 +200,19 @@ def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
   return hashing.uniform_from_ids(seed, ids, hashing.STREAM_CLEAN_SUBSET) < fraction
 
 
-def training_noise_report(config: DataConfig) -> Dict[str, object]:
-  """`noise.noise_report` of the whole training split as configured (one pass over its labels)."""
-  dataset = sources.open_split(config, "train").batch(8192).map(_finish_fn(config, "train"))
-  dataset = dataset.map(lambda e: (e["clean_label"], e["label"]))
-  pairs = [(clean.numpy(), noisy.numpy()) for clean, noisy in dataset]
-  clean = np.concatenate([c for c, _ in pairs]) if pairs else np.zeros([0], np.int32)
-  noisy = np.concatenate([n for _, n in pairs]) if pairs else np.zeros([0], np.int32)
-  return noise.noise_report(clean, noisy, config.noise_fraction, config.noise_type,
-                            sources.num_classes(config))
+def training_noise_report(data: Data) -> Dict[str, object]:
+  """`noise.noise_report` of the whole training split as configured.
+
+  From the split's labels alone (`Split.labels`: in memory, the TFRecord scan, or the tfds
+  labels with image decoding skipped), with the noise of the pipeline (keyed by id).
+  """
+  source = sources.as_source(data)
+  config = source.config
+  stored, clean = source.split("train").labels()
+  noisy = stored
+  if config.noise_fraction > 0 and len(stored):
+    noisy = noise.corrupt_labels(stored, np.arange(len(stored), dtype=np.int64),
+                                 source.num_classes, config.noise_fraction, config.noise_type,
+                                 config.noise_seed).numpy()
+  return noise.noise_report(np.asarray(clean, np.int32), np.asarray(noisy, np.int32),
+                            config.noise_fraction, config.noise_type, source.num_classes)

@@ -6,17 +6,20 @@ Files `{dataset}_{split}-*` (e.g. `cifar10_train-00000-of-00005`) hold `tf.train
 (`data/cifar10/0.4/` ...) the stored label IS the noisy one and no clean label or id is stored.
 Example ids are the record index in the order of the sorted file names.
 
-tf.data errors do not say which file failed, so every file is scanned once per process before it is
-streamed (its first image decoded and its shape checked, then count, label range and, for training,
-a full decode); the scan names the file. The scan of validation (`decode=False`) runs no eager op
-(the first image is decoded in a private graph and CPU-only session, labels are read in Python),
-so TensorFlow's devices stay unconfigured: the distribution strategy can still split the CPU into
-logical devices or configure collective ops afterwards.
+tf.data errors do not say which file failed, so every file is scanned completely before it is
+streamed (`scan_file`: its first record checked on its own, then every label read and every image
+decoded and shape-checked); the scan names the file. A `sources.Source` scans the files of a split
+once and keeps the result (count and labels). The scan runs no eager op (a private graph and
+CPU-only session), so TensorFlow's devices stay unconfigured when validation scans: the
+distribution strategy can still split the CPU into logical devices or configure collective ops
+afterwards.
 """
+import dataclasses
+import functools
 import re
-import threading
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 
 LABEL_KEYS = {"cifar10": "image/class/label", "cifar100": "image/class/fine_label"}
@@ -28,11 +31,6 @@ class CorruptDataError(ValueError):
 
 class LabelRangeError(ValueError):
   """A stored label does not fit the dataset's classes; names the dataset and the class count."""
-
-
-# (path, size, mtime, label key, shape) -> (count, decoded?) so that a file is scanned once.
-_SCAN_CACHE: Dict[Tuple, Tuple[int, bool]] = {}
-_SCAN_LOCK = threading.Lock()
 
 
 def file_pattern(directory: str, dataset_name: str, split: str) -> str:
@@ -88,10 +86,10 @@ def _run_private(build_fn):
 def _first_record_problem(path: str, label_key: str, image_shape: Tuple[int, ...]) -> Optional[str]:
   """What is wrong with the first record of `path` (empty file, unreadable, bad image), or None.
 
-  The record is read and parsed in Python and its image decoded in a private session, so no
-  eager op runs (see the module docstring).
+  Cheap and specific (the messages of the common mistakes: an empty file, another dataset's
+  label key, another image size); the full scan then checks every record. The record is read
+  and parsed in Python and its image decoded in a private session, so no eager op runs.
   """
-  del label_key  # the label scan checks it, for every record
   if tf.io.gfile.stat(path).length == 0:
     return "the file is empty (0 bytes)"
   try:
@@ -107,6 +105,8 @@ def _first_record_problem(path: str, label_key: str, image_shape: Tuple[int, ...
   encoded = feature["image/encoded"].bytes_list.value if "image/encoded" in feature else []
   if len(encoded) != 1:
     return f"its first record has no image/encoded bytes (found {sorted(feature.keys())})"
+  if label_key not in feature or len(feature[label_key].int64_list.value) != 1:
+    return f"its first record has no int64 feature {label_key} (found {sorted(feature.keys())})"
 
   def build():
     return tf.shape(_decode_image(tf.constant(encoded[0]), image_shape))
@@ -120,114 +120,156 @@ def _first_record_problem(path: str, label_key: str, image_shape: Tuple[int, ...
   return None
 
 
-def _scan_labels(path: str, label_key: str) -> Tuple[int, int, int, int]:
-  """(count, lowest label, highest label, 0) of a file, read in Python (no TensorFlow op runs).
+_DECODE_BATCH = 256
 
-  The cheap scan of `dataset_info` (validation): the record reader and protobuf parsing leave
-  the eager context uninitialised.
+
+class _ShapeDecoder:
+  """Decodes encoded images, `_DECODE_BATCH` per run, in a private graph and CPU-only session.
+
+  tf.data (and `tf.map_fn`) would initialise the eager context even in a graph of their own, so
+  the batch is unrolled: one placeholder and one decode op per slot (a short batch is padded with
+  a known-good image). One per image shape and process (`_shape_decoder`), shared by every file.
   """
-  count, low, high = 0, 2**62, -2**62
-  for record in tf.compat.v1.io.tf_record_iterator(path):
+
+  def __init__(self, image_shape: Tuple[int, ...]):
+    graph = tf.Graph()
+    with graph.as_default():
+      self._inputs = [tf.compat.v1.placeholder(tf.string, []) for _ in range(_DECODE_BATCH)]
+      self._shapes = tf.stack([tf.shape(_decode_image(x, image_shape)) for x in self._inputs])
+    config = tf.compat.v1.ConfigProto(device_count={"GPU": 0}, allow_soft_placement=True)
+    self._session = tf.compat.v1.Session(graph=graph, config=config)
+
+  def shapes(self, encoded: List[bytes], pad: bytes) -> np.ndarray:
+    """int32 [len(encoded), 3]; raises tf.errors.OpError when an image does not decode."""
+    padded = encoded + [pad] * (_DECODE_BATCH - len(encoded))
+    return self._session.run(self._shapes, dict(zip(self._inputs, padded)))[:len(encoded)]
+
+  def first_failure(self, encoded: List[bytes], pad: bytes) -> int:
+    """The index of the first image of `encoded` that does not decode (-1 if none)."""
+    for index, image in enumerate(encoded):
+      try:
+        self.shapes([image], pad)
+      except tf.errors.OpError:
+        return index
+    return -1
+
+
+@functools.lru_cache(maxsize=4)
+def _shape_decoder(image_shape: Tuple[int, ...]) -> _ShapeDecoder:
+  return _ShapeDecoder(image_shape)
+
+
+def _scan_records(path: str, label_key: str,
+                  image_shape: Tuple[int, ...]) -> Tuple[np.ndarray, int]:
+  """(labels in record order, images of another shape), decoding every image of `path`.
+
+  Records are read and parsed in Python and images decoded in a private session (see
+  `_ShapeDecoder`): no eager op runs, so the scan of validation leaves TensorFlow's devices
+  unconfigured, and it works the same while a dataset function is being traced.
+
+  Raises:
+    CorruptDataError: a record is not an Example, lacks a feature, or its image does not decode.
+    tf.errors.OpError: the file cannot be read (truncated, corrupt).
+  """
+  labels, bad, pending, first = [], 0, [], 0
+  decoder = _shape_decoder(tuple(image_shape))
+  expected = np.asarray(image_shape)
+
+  def flush():
+    nonlocal bad
+    try:
+      shapes = decoder.shapes(pending, pad)
+    except tf.errors.OpError as error:
+      index = first + max(decoder.first_failure(pending, pad), 0)
+      raise CorruptDataError(f"cannot read TFRecord file {path}: the image of record {index} "
+                             f"does not decode ({_short_message(error)})") from None
+    bad += int(np.count_nonzero(np.any(shapes != expected, axis=1)))
+    pending.clear()
+
+  for count, record in enumerate(tf.compat.v1.io.tf_record_iterator(path)):
     try:
       feature = tf.train.Example.FromString(record).features.feature
     except Exception as error:  # pylint: disable=broad-except  (protobuf DecodeError)
       raise CorruptDataError(f"cannot read TFRecord file {path}: record {count} is not a "
                              f"tf.train.Example ({error})") from None
     values = feature[label_key].int64_list.value if label_key in feature else []
-    if len(values) != 1:
-      raise CorruptDataError(f"cannot read TFRecord file {path}: record {count} has no int64 "
-                             f"feature {label_key} (found {sorted(feature.keys())})")
-    low, high = min(low, values[0]), max(high, values[0])
-    count += 1
-  return count, low, high, 0
+    encoded = feature["image/encoded"].bytes_list.value if "image/encoded" in feature else []
+    if len(values) != 1 or len(encoded) != 1:
+      missing = label_key if len(values) != 1 else "image/encoded"
+      raise CorruptDataError(f"cannot read TFRecord file {path}: record {count} has no "
+                             f"{missing} feature (found {sorted(feature.keys())})")
+    labels.append(values[0])
+    if count == 0:
+      pad = encoded[0]  # decodes (checked by _first_record_problem)
+    pending.append(encoded[0])
+    if len(pending) == _DECODE_BATCH:
+      flush()
+      first = count + 1
+  if pending:
+    flush()
+  return np.asarray(labels, np.int64), bad
 
 
-def _scan_decoding(path: str, label_key: str,
-                   image_shape: Tuple[int, ...]) -> Tuple[int, int, int, int]:
-  """(count, lowest label, highest label, images of another shape), decoding every image."""
-  spec = _feature_spec(label_key)
+@dataclasses.dataclass(frozen=True)
+class FileScan:
+  """What the scan of one file found: its stored labels, in record order."""
+  path: str
+  labels: np.ndarray  # int64 [count], read-only
 
-  def parse_and_decode(record):
-    example = tf.io.parse_single_example(record, spec)
-    image = _decode_image(example["image/encoded"], image_shape)
-    return example[label_key], tf.reduce_any(tf.not_equal(tf.shape(image), image_shape))
-
-  def accumulate(state, batch):
-    count, low, high, bad = state
-    labels, bad_shape = batch
-    return (count + tf.size(labels, tf.int64), tf.minimum(low, tf.reduce_min(labels)),
-            tf.maximum(high, tf.reduce_max(labels)), bad + tf.math.count_nonzero(bad_shape))
-
-  # init_scope: the scan runs eagerly even when a dataset function is being traced
-  # (ParameterServerStrategy traces `dataset_fn` in a tf.function to create per-worker datasets).
-  with tf.init_scope():
-    records = tf.data.TFRecordDataset(path)
-    records = records.map(parse_and_decode, num_parallel_calls=tf.data.AUTOTUNE).batch(1024)
-    init = (tf.constant(0, tf.int64), tf.constant(2**62, tf.int64),
-            tf.constant(-2**62, tf.int64), tf.constant(0, tf.int64))
-    return tuple(int(v) for v in records.reduce(init, accumulate))
+  @property
+  def count(self) -> int:
+    return len(self.labels)
 
 
-@tf.autograph.experimental.do_not_convert  # plain Python control flow on eager results
-def _scan_file(path: str, dataset_name: str, num_classes: int, image_shape: Tuple[int, ...],
-               decode: bool) -> int:
-  """Reads one file completely and returns its record count.
+@tf.autograph.experimental.do_not_convert  # plain Python control flow on numpy results
+def scan_file(path: str, dataset_name: str, num_classes: int,
+              image_shape: Tuple[int, ...]) -> FileScan:
+  """Reads one file completely: count, label range and every image's shape.
 
-  The first record's image is always decoded and its shape checked; with `decode` every image
-  is (training), without it only the labels are read, in Python (validation: no eager op).
+  The first record is checked on its own first (precise messages for the common mistakes), then
+  every record is parsed and its image decoded. No eager op runs (validation calls this).
+  A `sources.Source` calls it once per file and keeps the result.
 
   Raises:
-    CorruptDataError: the file is truncated/corrupt, lacks a feature, or an image does not decode
-      to `image_shape`.
+    CorruptDataError: the file is empty, truncated or corrupt, lacks a feature, or an image does
+      not decode to `image_shape`; the message names the file.
     LabelRangeError: a label lies outside [0, num_classes).
   """
   label_key = LABEL_KEYS[dataset_name]
-  stat = tf.io.gfile.stat(path)
-  key = (path, stat.length, stat.mtime_nsec, label_key, tuple(image_shape), num_classes)
-  with _SCAN_LOCK:
-    cached = _SCAN_CACHE.get(key)
-  if cached is not None and (cached[1] or not decode):
-    return cached[0]
-
   problem = _first_record_problem(path, label_key, image_shape)
   if problem:
     raise CorruptDataError(f"{dataset_name} TFRecord file {path}: {problem}; "
                            f"--dataset_name={dataset_name} needs {tuple(image_shape)} images")
   try:
-    if decode:
-      count, low, high, bad = _scan_decoding(path, label_key, image_shape)
-    else:
-      count, low, high, bad = _scan_labels(path, label_key)
+    labels, bad = _scan_records(path, label_key, image_shape)
   except tf.errors.OpError as error:  # DataLossError, InvalidArgumentError, ...
     raise CorruptDataError(f"cannot read {dataset_name} TFRecord file {path}: "
                            f"{_short_message(error)}") from None
   if bad:
     raise CorruptDataError(f"{path}: {bad} image(s) do not decode to shape {tuple(image_shape)} "
                            f"as --dataset_name={dataset_name} requires")
-  if count and (low < 0 or high >= num_classes):
+  if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
     raise LabelRangeError(f"--dataset_name={dataset_name} has {num_classes} classes but {path} "
-                          f"holds labels in [{low}, {high}] (key {label_key}); labels must lie in "
-                          f"[0, {num_classes})")
-  with _SCAN_LOCK:
-    _SCAN_CACHE[key] = (count, decode)
-  return count
+                          f"holds labels in [{labels.min()}, {labels.max()}] (key {label_key}); "
+                          f"labels must lie in [0, {num_classes})")
+  labels.flags.writeable = False
+  return FileScan(path, labels)
 
 
-def count_records(files: Sequence[str], dataset_name: str, num_classes: int,
-                  image_shape: Tuple[int, ...], decode: bool = False) -> int:
-  """Total records of `files`, validating each file (see `_scan_file`); cached per process."""
-  return sum(_scan_file(path, dataset_name, num_classes, image_shape, decode) for path in files)
+def scan_files(files: Sequence[str], dataset_name: str, num_classes: int,
+               image_shape: Tuple[int, ...]) -> List[FileScan]:
+  """`scan_file` of each file, in order (the files of one split)."""
+  return [scan_file(path, dataset_name, num_classes, image_shape) for path in files]
 
 
-def read_split(files: Sequence[str], dataset_name: str, num_classes: int,
-               image_shape: Tuple[int, ...], num_shards: int = 1,
-               shard_index: int = 0) -> tf.data.Dataset:
-  """The records of `files` in order as {'image': uint8 [H, W, C], 'label': int32, 'id': int64}.
+def read_split(files: Sequence[str], dataset_name: str, image_shape: Tuple[int, ...],
+               num_shards: int = 1, shard_index: int = 0) -> tf.data.Dataset:
+  """The records of `files` in order as {'image': uint8 [H, W, C], 'label': int32, 'clean_label':
+  int32 (the stored label: the original noisy copies store no other), 'id': int64}.
 
   Args:
     files: sorted file paths of one split.
     dataset_name: 'cifar10' or 'cifar100' (selects the label key).
-    num_classes: class count for the label check.
     image_shape: (H, W, C) every image must decode to.
     num_shards: keep every num_shards-th record ...
     shard_index: ... starting at this one (sharding happens before decoding; ids are global).
@@ -235,17 +277,17 @@ def read_split(files: Sequence[str], dataset_name: str, num_classes: int,
   Returns:
     A finite dataset in id order (within the shard).
 
-  Raises:
-    CorruptDataError, LabelRangeError: from the per-file scan.
+  The caller (`sources.TFRecordSplit`) has scanned the files first (`scan_files`): tf.data
+  errors do not name the file.
   """
-  count_records(files, dataset_name, num_classes, image_shape, decode=True)
   label_key = LABEL_KEYS[dataset_name]
   spec = _feature_spec(label_key)
 
   def decode(example_id, record):
     example = tf.io.parse_single_example(record, spec)
     image = tf.ensure_shape(_decode_image(example["image/encoded"], image_shape), image_shape)
-    return {"image": image, "label": tf.cast(example[label_key], tf.int32), "id": example_id}
+    label = tf.cast(example[label_key], tf.int32)
+    return {"image": image, "label": label, "clean_label": label, "id": example_id}
 
   # One reader in file order: enumerate() then gives the global record index as the id.
   records = tf.data.TFRecordDataset(list(files)).enumerate()

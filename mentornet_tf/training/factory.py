@@ -19,7 +19,8 @@ class RunCallbacks:
 
 def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, tracker, chief: bool,
                     mentornet=None, augmentation: str = "none",
-                    evaluate_fn: Optional[Callable[[], dict]] = None) -> RunCallbacks:
+                    evaluate_fn: Optional[Callable[[], dict]] = None,
+                    source=None) -> RunCallbacks:
   """The callbacks of one training run, in the order they must run.
 
   Args:
@@ -32,6 +33,8 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
     augmentation: the resolved augmentation (Step 6 and weight export re-read the training split).
     evaluate_fn: () -> {loss, accuracy, top<k>} on the clean test split, for strategies whose
       fit cannot validate (ParameterServer); added every `eval_interval` epochs as `val_*`.
+    source: the run's resolved data source (sources.Source), so that Step 6 and weight export
+      reuse its scan of the training split; None resolves `config.data` again.
   Returns:
     RunCallbacks. Order: StopAtStep; EpochEvaluation (adds `val_*`); TrainingSummaries (reads
     them, puts the epoch means into the logs); ResultTracker (before the Checkpointer: an epoch's
@@ -60,7 +63,7 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
     result.append(curriculum_updates.MentorNetUpdater(
         mentornet=mentornet, update_epochs=mentor.update_mentornet_epochs,
         max_number_of_steps=config.max_number_of_steps,
-        dataset=pipeline.build_train_eval_dataset(data, augmentation),
+        dataset=pipeline.build_train_eval_dataset(source or data, augmentation),
         subset_fn=lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction,
                                                          data.noise_seed),
         percentile=mentor.dd_percentile or 100.0 * mentor.loss_p_percentile,
@@ -73,7 +76,8 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
   if config.export_weights:
     from mentornet_tf.training import monitoring  # pylint: disable=g-import-not-at-top
     result.append(monitoring.WeightExporter(
-        pipeline.build_train_eval_dataset(config.data, augmentation), config.train_log_dir,
+        pipeline.build_train_eval_dataset(source or config.data, augmentation),
+        config.train_log_dir,
         chief=chief, writer=mentornet_writer))
   return RunCallbacks(result, writer)
 

@@ -39,7 +39,8 @@ def write_run(case_dir: pathlib.Path, studentnet="mlp", steps=(40,), config=True
   run = case_dir / "run"
   (run / "ckpt").mkdir(parents=True, exist_ok=True)
   if config:
-    (run / "config.json").write_text(_config(run, config_studentnet or studentnet, **data).to_json())
+    config_text = _config(run, config_studentnet or studentnet, **data).to_json()
+    (run / "config.json").write_text(config_text)
   student = students.build_student(studentnet, 10, (8, 8, 1), seed=seed)
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=Holder(student)),
                                        str(run / "ckpt"), max_to_keep=10)

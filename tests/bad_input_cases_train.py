@@ -59,7 +59,7 @@ def _write_records(path, encoded_images, labels):
 
 
 def _cifar(train="good", shape=(32, 32, 3), labels=(1, 2, 3, 4)):
-  """`{dir}/data` with cifar10_train-0000{0,1}-of-00002 and a test file; file 1 damaged by `train`."""
+  """`{dir}/data`: cifar10_train-0000{0,1}-of-00002 and a test file; file 1 damaged by `train`."""
   def setup(case_dir):
     data = case_dir / "data"
     data.mkdir()

@@ -59,7 +59,10 @@ def listing(directory: str) -> Dict[str, tuple]:
 
 
 def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) -> Dict[str, Dict]:
-  """Sets up and runs `cases` of `entry`; returns {case id: {status, stdout, stderr, before, after}}."""
+  """Sets up and runs `cases` of `entry`.
+
+  Returns {case id: {status, stdout, stderr, before, after}}.
+  """
   plan = []
   for case in cases:
     case_dir = os.path.join(base_dir, case.id)

@@ -15,7 +15,6 @@ initialises. Prints one "RESULT <json>" line per check:
 """
 import argparse
 import json
-import os
 import sys
 
 import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)

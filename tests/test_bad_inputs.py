@@ -6,7 +6,6 @@ The cases live in `bad_input_cases_*.py` (one module per group of entry points);
 (`bad_input_harness.py`) runs all cases of an entry point in one process.
 """
 import importlib
-import os
 import re
 
 import pytest
@@ -62,8 +61,8 @@ def test_bad_input(case, bad_input_results):
   assert lines, context
   assert lines[-1].startswith("error: "), context
   assert re.search(case.message, lines[-1]), f"{case.message!r} not in the last line{context}"
-  assert result["after"] == result["before"], (
-      f"the case changed its directory: added {sorted(set(result['after']) - set(result['before']))}"
-      f", removed {sorted(set(result['before']) - set(result['after']))}, changed "
-      f"{sorted(k for k in result['before'] if k in result['after'] and result['before'][k] != result['after'][k])}"
-      f"{context}")
+  before, after = result["before"], result["after"]
+  changed = sorted(k for k in before if k in after and before[k] != after[k])
+  assert after == before, (
+      f"the case changed its directory: added {sorted(set(after) - set(before))}, removed "
+      f"{sorted(set(before) - set(after))}, changed {changed}{context}")

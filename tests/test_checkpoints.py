@@ -14,7 +14,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _save_steps(directory, steps, max_to_keep=10):
-  """Saves a tiny checkpoint (v = step) at each of `steps`; returns (checkpoint, variable, manager)."""
+  """Saves a tiny checkpoint (v = step) at each of `steps`.
+
+  Returns (checkpoint, variable, manager).
+  """
   variable = tf.Variable(tf.zeros([50, 20]))
   checkpoint = tf.train.Checkpoint(v=variable)
   manager = tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=max_to_keep)

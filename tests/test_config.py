@@ -65,7 +65,8 @@ def test_steps_per_epoch_is_whole_global_batches_unless_given():
 
 
 def test_epoch_schedule_rules():
-  assert schedules.current_epoch(50, 18, True) == 18 and schedules.current_epoch(50, 18, False) == 50
+  assert schedules.current_epoch(50, 18, True) == 18
+  assert schedules.current_epoch(50, 18, False) == 50
   assert schedules.burn_in_forces_weight(16, 18) and not schedules.burn_in_forces_weight(17, 18)
   assert not schedules.burn_in_forces_weight(0, 0)
 
@@ -110,7 +111,7 @@ def test_numeric_flags_are_range_checked(factory, kwargs, flag):
 
 
 def test_schedule_errors_are_config_errors():
-  """A malformed --example_dropout_rates is a ConfigError (exit 2), not a ScheduleError traceback."""
+  """A malformed --example_dropout_rates is a ConfigError (exit 2), not a ScheduleError."""
   for spec in ("0.5,17,x,83", "0.5,17,0.05", "1.5,100", "0.5,17,0.05,80"):
     with pytest.raises(config_lib.ConfigError, match="--example_dropout_rates"):
       config_lib.MentorConfig(example_dropout_rates=spec)

@@ -49,8 +49,9 @@ def test_data_and_students_stay_independent():
   for module, path in _modules():
     names = set(_imports(path))
     if module.startswith("mentornet_tf.data"):
-      assert not any(n.startswith(("mentornet_tf.students", "mentornet_tf.mentor",
-                                   "mentornet_tf.spade", "mentornet_tf.train")) for n in names), module
+      forbidden = ("mentornet_tf.students", "mentornet_tf.mentor", "mentornet_tf.spade",
+                   "mentornet_tf.train")
+      assert not any(n.startswith(forbidden) for n in names), module
     if module.startswith("mentornet_tf.students"):
       assert not any(n.startswith("mentornet_tf.data") for n in names), module
     if module in ("mentornet_tf.config", "mentornet_tf.schedules", "mentornet_tf.names"):

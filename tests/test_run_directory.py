@@ -161,7 +161,8 @@ def finished_run(tmp_path_factory):
     ("--noise_fraction=0.8", "--noise_fraction=0.8 (the run has 0.4)"),
     ("--studentnet=small_cnn", "--studentnet='small_cnn' (the run has 'mlp')"),
     ("--seed=1", "--seed=1"),
-    ("--trained_mentornet_dir={repo}/data/mentornet_models/mentornet_pd", "--weighting='mentornet'"),
+    ("--trained_mentornet_dir={repo}/data/mentornet_models/mentornet_pd",
+     "--weighting='mentornet'"),
 ])
 def test_a_restart_that_changes_the_experiment_is_refused_and_changes_nothing(
     finished_run, flag, named):

@@ -79,7 +79,8 @@ def _scalar_tags(event_dir):
   def value(event):
     array = tf.make_ndarray(event.tensor_proto)
     return array.item() if array.size == 1 else array  # histograms and images are arrays
-  return {tag: [value(e) for e in accumulator.Tensors(tag)] for tag in accumulator.Tags()["tensors"]}
+  return {tag: [value(e) for e in accumulator.Tensors(tag)]
+          for tag in accumulator.Tags()["tensors"]}
 
 
 def test_train_writes_run_directory_and_replays(tmp_path, flagfile):

@@ -4,7 +4,6 @@ bad-input harness (tests/bad_input_cases_tools.py)."""
 import contextlib
 import io
 import os
-import re
 import types
 
 from absl import app

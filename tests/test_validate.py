@@ -27,8 +27,9 @@ def png(h, w):
 for split, count in (("train", 8), ("test", 4)):
   with tf.io.TFRecordWriter(os.path.join(data, f"cifar10_{split}-00000-of-00001")) as writer:
     for i in range(count):
-      feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(value=[png(32, 32)])),
-                 "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10]))}
+      image = tf.train.Feature(bytes_list=tf.train.BytesList(value=[png(32, 32)]))
+      label = tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10]))
+      feature = {"image/encoded": image, "image/class/label": label}
       writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
 run = os.path.join(sys.argv[2], "run")
 config = config_lib.TrainConfig(

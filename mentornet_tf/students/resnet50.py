@@ -24,8 +24,9 @@ data/preprocess_imagenet.py 'resnet'), 224 x 224 x 3 by default; any size >= 32 
 `official` is imported when the model is built, not when this module is imported.
 
 Seeding: the backbone's initializers are unseeded strings ('VarianceScaling'); tf_keras draws an
-unseeded initializer's seed from Python's `random`, so a given `seed` builds under a temporarily
-seeded `random` (the global state is restored afterwards): same seed, same initial weights.
+unseeded initializer's seed from its seed generator (after `keras.utils.set_random_seed`) or
+Python's `random`, so a given `seed` builds with both temporarily seeded (restored afterwards):
+same seed, same initial weights, whatever ran before in the process.
 """
 import contextlib
 import random
@@ -43,15 +44,30 @@ MODEL_GARDEN_PARAMS_1001 = 25_612_201
 
 @contextlib.contextmanager
 def _seeded_python_random(seed: Optional[int]):
+  """Seeds tf_keras' draw of unseeded initializer seeds for the duration of a build.
+
+  tf_keras takes such a seed from its seed generator once `keras.utils.set_random_seed` has run
+  in the process (a training run does), else from Python's `random`: both are set here and
+  restored afterwards, so the same `seed` builds the same weights whatever ran before.
+  """
   if seed is None:
     yield
     return
+  from tf_keras.src import backend as keras_backend  # pylint: disable=g-import-not-at-top
+  holder = keras_backend._SEED_GENERATOR  # pylint: disable=protected-access
+  had_generator = hasattr(holder, "generator")
+  generator = getattr(holder, "generator", None)
   state = random.getstate()
   random.seed(int(seed))
+  holder.generator = random.Random(int(seed))
   try:
     yield
   finally:
     random.setstate(state)
+    if had_generator:
+      holder.generator = generator
+    else:
+      del holder.generator
 
 
 def build_resnet50(num_classes: int, input_shape: Sequence[int], sync_batch_norm: bool = False,

@@ -36,6 +36,7 @@ def test_registry_entries_and_flag_choices():
     assert flags.FLAGS["augmentation"].parser.parse(name) == name
 
 
+@pytest.mark.slow  # builds a 56M / 25M-parameter network (6 s each)
 def test_irv2_parameter_counts_main_equals_application_aux_equals_formula(small_irv2):
   main = small_irv2.network.count_params()
   assert main == irv2.APPLICATION_PARAMS_1001 == 55_875_273
@@ -44,6 +45,7 @@ def test_irv2_parameter_counts_main_equals_application_aux_equals_formula(small_
   assert irv2.aux_head_params(1001) == 3_369_321  # at 299: 5 x 5 kernel ("about 3.37M")
 
 
+@pytest.mark.slow  # builds a 56M / 25M-parameter network (6 s each)
 def test_irv2_slim_settings(small_irv2):
   layers = list(small_irv2._flatten_layers(include_self=False))  # pylint: disable=protected-access
   norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
@@ -59,6 +61,7 @@ def test_irv2_slim_settings(small_irv2):
   assert small_irv2.has_aux_logits and small_irv2.aux_weight == 0.4
 
 
+@pytest.mark.slow  # builds a 56M / 25M-parameter network (6 s each)
 def test_irv2_forward_backward_with_aux_logits(small_irv2):
   images = tf.random.stateless_uniform([2, *SMALL], seed=[1, 2], minval=-1.0, maxval=1.0)
   labels = tf.constant([3, 1000])
@@ -108,6 +111,7 @@ def test_irv2_at_299_against_the_tf_keras_application():
   assert [w.shape for w in model.network.weights] == [w.shape for w in application.weights]
 
 
+@pytest.mark.slow  # builds a 56M / 25M-parameter network (6 s each)
 def test_resnet50_is_the_model_gardens_and_trains():
   from official.core import exp_factory  # pylint: disable=g-import-not-at-top
   from official.vision.modeling import factory  # pylint: disable=g-import-not-at-top

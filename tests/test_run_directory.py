@@ -186,7 +186,8 @@ def test_rerunning_a_finished_run_keeps_its_results(finished_run):
 
 # --- one writer, stale locks end to end ------------------------------------------------------
 
-def test_second_writer_refused_then_stale_lock_taken_over(tmp_path):
+@pytest.mark.slow  # a real training process holds the lock (7 s); the in-process lock tests
+def test_second_writer_refused_then_stale_lock_taken_over(tmp_path):  # above stay in the fast suite
   run_dir = str(tmp_path / "run")
   first = _start([f"--train_log_dir={run_dir}", "--max_number_of_steps=100000"])
   try:

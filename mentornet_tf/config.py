@@ -82,10 +82,21 @@ class DataConfig:
   fake_num_test: int = 64
   fake_image_shape: Tuple[int, ...] = (32, 32, 3)
   fake_num_classes: int = 10
+  # new (image-file sources: filelist, folder, webvision*): square side images are preprocessed to,
+  # the list files of filelist (relative to data_dir unless absolute), its class count.
+  image_size: int = 224
+  train_list: str = "train.txt"
+  test_list: str = "test.txt"
+  num_classes: int = 0
 
   def __post_init__(self):
     _check(self.dataset_name in names.DATASETS, "dataset_name", self.dataset_name,
            f"choose one of {', '.join(names.DATASETS)}")
+    _check(self.image_size >= 1, "image_size", self.image_size, "must be a positive integer")
+    _check(self.num_classes >= 0, "num_classes", self.num_classes, "must be >= 0")
+    _check(not (self.dataset_name.startswith("webvision") and self.noise_fraction > 0),
+           "noise_fraction", self.noise_fraction,
+           f"--dataset_name={self.dataset_name} labels are already noisy (web labels): use 0")
     _check(self.data_format in DATA_FORMATS, "data_format", self.data_format,
            f"choose one of {', '.join(DATA_FORMATS)}")
     _check(0.0 <= self.noise_fraction <= 1.0, "noise_fraction", self.noise_fraction,

@@ -103,6 +103,12 @@ def define_data_flags():
          "tfds | tfrecord (original format) | auto (tfrecord when files match).")
   g.string("test_data_dir", "", "Directory of the clean test split when it differs from "
            "--data_dir (the original kept it in data/<ds>/val).")
+  g.integer("image_size", 224, "Square side the images of filelist, folder and webvision* are "
+            "preprocessed to (299 for inception_resnet_v2 as the paper).")
+  g.string("train_list", "train.txt", "filelist: the training list of `<relative path> <label>` "
+           "lines (relative to --data_dir unless absolute; image paths relative to --data_dir).")
+  g.string("test_list", "test.txt", "filelist: the test list, as --train_list.")
+  g.integer("num_classes", 0, "filelist: the class count (labels lie in [0, num_classes)).")
   g.float("noise_fraction", 0.0, "Probability that a training label is corrupted.")
   g.enum("noise_type", "uniform", config_lib.NOISE_TYPES,
          "uniform: a random class, may equal the true one (the paper); flip: a random other "
@@ -231,7 +237,8 @@ def data_config_from_flags() -> config_lib.DataConfig:
       test_data_dir=FLAGS.test_data_dir, noise_fraction=FLAGS.noise_fraction,
       noise_type=FLAGS.noise_type, noise_seed=FLAGS.noise_seed, batch_size=FLAGS.batch_size,
       shuffle_buffer=FLAGS.shuffle_buffer, augmentation=FLAGS.augmentation,
-      clean_subset_fraction=FLAGS.clean_subset_fraction)
+      clean_subset_fraction=FLAGS.clean_subset_fraction, image_size=FLAGS.image_size,
+      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes)
 
 
 def mentor_config_from_flags() -> config_lib.MentorConfig:

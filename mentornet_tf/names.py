@@ -6,8 +6,11 @@ their registries by them: `students.STUDENTS` (a test keeps its keys equal to `S
 """
 
 # --dataset_name. cifar10/cifar100: tfds or the original TFRecords; mnist5k, digits: embedded
-# (no download); fake: random images for tests and benchmarks.
-DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake")
+# (no download); fake: random images for tests and benchmarks; filelist, folder: image files named
+# by a `<relative path> <label>` list or a class-per-folder tree; webvision, webvision_mini:
+# WebVision 1.0 (entire, and the first 50 classes of the Google list) from its official layout.
+DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake", "filelist", "folder", "webvision",
+            "webvision_mini")
 
 # --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet);
 # inception_resnet_v2 (the paper's ImageNet/WebVision student) and resnet50 (Model Garden).

@@ -57,6 +57,12 @@ def dataset_info(data: Data) -> DatasetInfo:
                      num_test=source.num_test, source=source)
 
 
+def preprocess_imagenet_seed(seed, example_id, epoch) -> tf.Tensor:
+  """`preprocess_imagenet.example_seed`: the [2] seed of one example in one epoch."""
+  from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
+  return preprocess_imagenet.example_seed(seed, example_id, epoch)
+
+
 def _finish_fn(source: sources.Source, split: str, preprocess=None):
   """Completes a (batch of) example(s): noisy 'label' (training split), 'clean_label', image.
 
@@ -76,6 +82,28 @@ def _finish_fn(source: sources.Source, split: str, preprocess=None):
             "id": example["id"]}
 
   return finish
+
+
+def _encoded_fn(source: sources.Source, augmentation: str, training: bool):
+  """`fn(bytes, seed=None) -> float32 [S, S, 3]` for a source of encoded images (`Source.encoded`).
+
+  The `*_imagenet` augmentations crop while decoding (`preprocess_imagenet`, output side S =
+  image_shape[0]); the others decode, resize (bilinear) to S x S, then transform as for stored
+  images.
+  """
+  size = int(source.image_shape[0])
+  if augmentation in ("inception_imagenet", "resnet_imagenet"):
+    from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
+    return preprocess_imagenet.preprocess_fn(augmentation.split("_")[0], training, image_size=size)
+  transform = augment.preprocess_fn(augmentation, training)
+
+  def fn(encoded, seed=None):
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image = tf.image.resize(tf.cast(image, tf.float32), [size, size])
+    image.set_shape([size, size, 3])
+    return transform(image, seed=seed)
+
+  return fn
 
 
 def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
@@ -125,13 +153,29 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     raise ValueError(f"--dataset_name={config.dataset_name} has {num_train} training examples, "
                      f"fewer than the {num_shards} input pipelines")
 
-  dataset = source.open("train", num_shards, shard_index)
+  split = source.split("train")
+  dataset = split.open_index(num_shards, shard_index)  # file-backed: paths, read after shuffling
   dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   dataset = dataset.repeat()
   skipped = int(initial_step) * batch_size  # per pipeline: each consumed `batch_size` per step
   if skipped:
     dataset = dataset.skip(skipped)
-  if augment.is_random(augmentation, training=True):
+  dataset = dataset.map(split.read, num_parallel_calls=tf.data.AUTOTUNE)
+  if source.encoded:
+    # Encoded images: decoded and preprocessed per example, the seed a function of (seed, id,
+    # epoch), epoch k being elements [k N, (k + 1) N) of this pipeline's N examples.
+    shard_size = len(range(shard_index, num_train, num_shards))
+    encoded_fn = _encoded_fn(source, augmentation, training=True)
+
+    def decode_example(example, position):
+      epoch = position // shard_size
+      element_seed = preprocess_imagenet_seed(seed, example["id"], epoch)
+      return dict(example, image=encoded_fn(example["image"], seed=element_seed))
+
+    dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter(start=skipped)))
+    dataset = dataset.map(decode_example, num_parallel_calls=tf.data.AUTOTUNE)
+    preprocess = None
+  elif augment.is_random(augmentation, training=True):
     # One stateless seed per element, from (seed, pipeline, position in the stream): the
     # augmentation is reproducible whatever the parallelism of the map.
     base_seed = tf.constant([seed, shard_index], tf.int64)
@@ -167,7 +211,13 @@ def build_eval_dataset(data: Data, augmentation: str, split: str = "test",
   """
   source = sources.as_source(data)
   preprocess = augment.preprocess_fn(augmentation, training=False)  # deterministic: batched
-  dataset = source.open(split).batch(batch_size or source.config.batch_size)
+  dataset = source.open(split)
+  if source.encoded:  # images of any size: decoded and preprocessed before batching
+    encoded_fn = _encoded_fn(source, augmentation, training=False)
+    dataset = dataset.map(lambda example: dict(example, image=encoded_fn(example["image"])),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    preprocess = None
+  dataset = dataset.batch(batch_size or source.config.batch_size)
   dataset = dataset.map(_finish_fn(source, split, preprocess), num_parallel_calls=tf.data.AUTOTUNE)
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
 

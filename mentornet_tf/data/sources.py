@@ -19,6 +19,7 @@ label), 'clean_label': int32 (the true label where the source knows it, else the
            stratified split 1297 / 500 (`random_state=0`), [8, 8, 1] float32.
   fake     deterministic random images for tests and benchmarks; each class has its own random
            prototype so that the data are learnable.
+  filelist, folder, webvision, webvision_mini  encoded image files (`image_files.py`).
   cifar10, cifar100  from `config.data_dir` (the test split from `config.test_data_dir` when set):
            the original TF1 TFRecords (`tfrecords.py`) or a prepared tensorflow-datasets directory,
            read with no download. `data_format='auto'` picks TFRecords when `{name}_{split}-*`
@@ -83,6 +84,15 @@ class Split(abc.ABC):
 
     Keeps every num_shards-th example starting at shard_index (ids stay global).
     """
+
+  def open_index(self, num_shards: int = 1, shard_index: int = 0) -> tf.data.Dataset:
+    """`open` before its expensive part (file-backed images: the path, not yet read), so that a
+    pipeline can shuffle cheap elements; `read` completes one. Default: `open` itself."""
+    return self.open(num_shards, shard_index)
+
+  def read(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Completes an element of `open_index` into the contract (default: unchanged)."""
+    return element
 
 
 class ArraySplit(Split):
@@ -204,7 +214,11 @@ class Source(abc.ABC):
   split (format, files, size, reader) at its first use, then kept.
 
   Subclasses set `num_classes` and `image_shape` in __init__ and implement `_resolve_split`.
+  `encoded`: 'image' is the encoded file (a tf.string scalar; `image_files.py`), which the
+  pipeline decodes and preprocesses to `image_shape` per example.
   """
+
+  encoded = False
 
   def __init__(self, config: DataConfig):
     self.config = config
@@ -417,6 +431,11 @@ class CifarSource(Source):
 # --dataset_name -> its Source class (the keys are names.DATASETS, tested).
 SOURCES = {"mnist5k": EmbeddedSource, "digits": EmbeddedSource, "fake": FakeSource,
            "cifar10": CifarSource, "cifar100": CifarSource}
+
+
+# The image-file sources (filelist, folder, webvision, webvision_mini) subclass Source.
+from mentornet_tf.data import image_files  # noqa: E402  pylint: disable=g-import-not-at-top
+SOURCES.update(image_files.SOURCES)
 
 
 def resolve(config: DataConfig) -> Source:

@@ -1,0 +1,297 @@
+"""Image-file sources: encoded images (JPEG, PNG, ...) named by a list or a class-per-folder tree.
+
+Every source here yields the ENCODED bytes as 'image' (`Source.encoded` is True): the pipeline
+decodes and preprocesses them per example (`pipeline.py`; the `*_imagenet` augmentations crop the
+JPEG bytes while decoding, the others decode and resize to `--image_size` first), so the image
+shape is (image_size, image_size, 3) whatever the files hold. Resolving a split parses its list
+with plain Python and checks that every image file exists (no TensorFlow runtime starts, so
+validation can run it); a bad list is refused with a message naming the list file and line.
+Ids are the index in the split's entries sorted by relative path (stable whatever the list's
+order). The stored labels are the ones trained on (plus synthetic noise when --noise_fraction > 0).
+
+  filelist   `--data_dir` is the root; `--train_list` / `--test_list` (default train.txt and
+             test.txt, relative to --data_dir unless absolute) hold `<relative path> <label>` lines
+             (the path may contain spaces: the label is the last field; blank lines and lines
+             starting with '#' are skipped); labels in [0, --num_classes). Clothing1M:
+             `--train_list=annotations/noisy_label_kv.txt --test_list=annotations/clean_test_kv.txt
+             --num_classes=14` (its noisy_train_key_list subset needs a list of those lines).
+  folder     `<data_dir>/train/<class>/<image>` and `<data_dir>/val/<class>/<image>` (or `test/`);
+             class ids are the sorted folder names, which must be equal in both splits; images are
+             the files with the extensions of IMAGE_EXTENSIONS (Food-101N's `images/<class>/` tree
+             is such a train split).
+  webvision  WebVision 1.0 from its official layout under --data_dir: `info/synsets.txt` (line
+             i = class i, its first field the WordNet id), training lists
+             `info/train_filelist_google.txt` and `info/train_filelist_flickr.txt`
+             (`google/q0001/<n>.jpg 0`: paths relative to the root, 0-based labels); test =
+             WebVision val, `info/val_filelist.txt` (bare file names under `val_images_256/`).
+             1,000 classes; the counts read are logged.
+  webvision_mini  the Google list's lines with label < 50, and the val lines with label < 50.
+             WebVision labels are web labels, already noisy, and their clean labels are unknown:
+             --noise_fraction must be 0 (config.py refuses otherwise) and 'clean_label' equals the
+             stored label, so the clean-label diagnostics (accuracy vs clean labels, v on clean /
+             corrupted, v_detection) treat every training example as clean and say nothing about
+             the noise; test accuracy on val is unaffected.
+"""
+import dataclasses
+from absl import logging
+import os
+from typing import List, Sequence, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from mentornet_tf.data import sources
+from mentornet_tf.data.tfrecords import CorruptDataError, LabelRangeError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+WEBVISION_CLASSES = {"webvision": 1000, "webvision_mini": 50}
+_TEST_DIRS = ("val", "test")  # folder: the test split's directory, the first that exists
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+  path: str      # relative to the root
+  label: int
+  where: str     # 'list:line' (or the folder) for messages
+
+
+def _is_local(path: str) -> bool:
+  return "://" not in path
+
+
+def _exists(path: str) -> bool:
+  return os.path.isfile(path) if _is_local(path) else tf.io.gfile.exists(path)
+
+
+def _isdir(path: str) -> bool:
+  return os.path.isdir(path) if _is_local(path) else tf.io.gfile.isdir(path)
+
+
+def _listdir(path: str) -> List[str]:
+  names = os.listdir(path) if _is_local(path) else tf.io.gfile.listdir(path)
+  return sorted(name.rstrip("/") for name in names)
+
+
+def _read_lines(path: str) -> List[str]:
+  if _is_local(path):
+    with open(path, encoding="utf-8") as f:
+      return f.read().splitlines()
+  with tf.io.gfile.GFile(path) as f:
+    return f.read().splitlines()
+
+
+def parse_list(list_path: str, num_classes: int, classes_what: str, prefix: str = "",
+               keep=None) -> List[Entry]:
+  """The `<relative path> <label>` lines of `list_path`, in file order.
+
+  Args:
+    list_path: the list file.
+    num_classes: labels must lie in [0, num_classes).
+    classes_what: how the class count was given, for the label message (e.g. '--num_classes=14').
+    prefix: prepended to every path (WebVision val: 'val_images_256/').
+    keep: optional predicate on the label; the other lines are skipped (webvision_mini).
+
+  Raises:
+    sources.DataNotFoundError: the list file is missing.
+    CorruptDataError: a malformed line (names the file and line).
+    LabelRangeError: a label outside [0, num_classes) (names the file and line).
+  """
+  if not _exists(list_path):
+    raise sources.DataNotFoundError(f"the image list {list_path} does not exist")
+  entries = []
+  for number, line in enumerate(_read_lines(list_path), start=1):
+    text = line.strip()
+    if not text or text.startswith("#"):
+      continue
+    fields = text.rsplit(None, 1)
+    try:
+      label = int(fields[1]) if len(fields) == 2 else None
+    except ValueError:
+      label = None
+    if label is None:
+      raise CorruptDataError(f"{list_path}:{number}: expected '<relative path> <label>' with an "
+                             f"integer label, found {text!r}")
+    if keep is not None and not keep(label):
+      continue
+    if not 0 <= label < num_classes:
+      raise LabelRangeError(f"{list_path}:{number}: label {label} is outside [0, {num_classes}) "
+                            f"({classes_what})")
+    entries.append(Entry(prefix + fields[0], label, f"{list_path}:{number}"))
+  return entries
+
+
+def _check_images(root: str, entries: Sequence[Entry]) -> None:
+  missing = [entry for entry in entries if not _exists(os.path.join(root, entry.path))]
+  if missing:
+    first = missing[0]
+    more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+    raise sources.DataNotFoundError(
+        f"{first.where}: the image {os.path.join(root, first.path)} does not exist{more}")
+
+
+class ImageFileSplit(sources.Split):
+  """Encoded image files with their labels, in id order (entries sorted by relative path)."""
+
+  format = "files"
+
+  def __init__(self, root: str, entries: Sequence[Entry], lists: Sequence[str] = ()):
+    entries = sorted(entries, key=lambda entry: entry.path)  # stable: list order among equals
+    self.root = root
+    self.files = tuple(lists)  # the list files (the images are `paths`)
+    self.paths = np.array([os.path.join(root, entry.path) for entry in entries], dtype=object)
+    self._labels = np.array([entry.label for entry in entries], dtype=np.int32)
+
+  def num_examples(self):
+    return len(self._labels)
+
+  def labels(self):
+    return self._labels, self._labels  # the stored labels; no clean label is known
+
+  def open_index(self, num_shards=1, shard_index=0):
+    select = slice(shard_index, None, num_shards)
+    ids = np.arange(len(self._labels), dtype=np.int64)
+    paths = self.paths[select].astype(str) if len(self.paths) else np.zeros([0], str)
+    return tf.data.Dataset.from_tensor_slices(
+        {"image": tf.constant(paths, tf.string), "label": self._labels[select],
+         "clean_label": self._labels[select], "id": ids[select]})
+
+  def read(self, element):
+    return dict(element, image=tf.io.read_file(element["image"]))
+
+  def open(self, num_shards=1, shard_index=0):
+    return self.open_index(num_shards, shard_index).map(
+        self.read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+class ImageFileSource(sources.Source):
+  """Base of the encoded-image sources: image shape (image_size, image_size, 3)."""
+
+  encoded = True
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.image_shape = (config.image_size, config.image_size, 3)
+    self.root = config.data_dir
+    if not self.root or not _isdir(self.root):
+      raise sources.DataNotFoundError(
+          f"--data_dir={self.root!r} is not a directory: --dataset_name={self.name} reads its "
+          f"images from there")
+
+  def _split_of(self, entries, lists, split):
+    _check_images(self.root, entries)
+    result = ImageFileSplit(self.root, entries, lists)
+    logging.info("%s %s: %d images read from %s", self.name, split, result.num_examples(),
+                 ", ".join(lists) or self.root)
+    return result
+
+
+class FileListSource(ImageFileSource):
+  """--dataset_name=filelist: `<relative path> <label>` lists under --data_dir."""
+
+  def __init__(self, config):
+    super().__init__(config)
+    if config.num_classes < 2:
+      raise LabelRangeError(f"--num_classes={config.num_classes}: --dataset_name=filelist needs "
+                            f"the class count (labels lie in [0, num_classes), >= 2 classes)")
+    self.num_classes = config.num_classes
+
+  def _resolve_split(self, split):
+    name = self.config.train_list if split == "train" else self.config.test_list
+    path = name if os.path.isabs(name) or "://" in name else os.path.join(self.root, name)
+    entries = parse_list(path, self.num_classes, f"--num_classes={self.num_classes}")
+    return self._split_of(entries, [path], split)
+
+
+class FolderSource(ImageFileSource):
+  """--dataset_name=folder: `<data_dir>/train/<class>/*` and `<data_dir>/val/<class>/*`."""
+
+  def __init__(self, config):
+    super().__init__(config)
+    train = os.path.join(self.root, "train")
+    self._names = self._classes(train)
+    if not self._names:
+      raise sources.DataNotFoundError(f"{train}: no class folders found (expected "
+                                      f"{train}/<class>/<image>)")
+    self.num_classes = len(self._names)
+
+  @property
+  def class_names(self):
+    return self._names
+
+  def _classes(self, directory: str) -> Tuple[str, ...]:
+    if not _isdir(directory):
+      return ()
+    return tuple(name for name in _listdir(directory) if _isdir(os.path.join(directory, name)))
+
+  def _split_directory(self, split: str) -> str:
+    if split == "train":
+      return os.path.join(self.root, "train")
+    for name in _TEST_DIRS:
+      if _isdir(os.path.join(self.root, name)):
+        return os.path.join(self.root, name)
+    raise sources.DataNotFoundError(f"--data_dir={self.root!r}: no test split (neither val/ nor "
+                                    f"test/ holds class folders)")
+
+  def _resolve_split(self, split):
+    directory = self._split_directory(split)
+    names = self._classes(directory)
+    if names != self._names:
+      only_train = sorted(set(self._names) - set(names))
+      only_here = sorted(set(names) - set(self._names))
+      raise CorruptDataError(
+          f"{directory}: its class folders differ from {os.path.join(self.root, 'train')}'s "
+          f"(only in train: {only_train[:5]}; only here: {only_here[:5]}); class ids are the "
+          f"sorted folder names, so both splits need the same folders")
+    entries = []
+    relative = os.path.relpath(directory, self.root) if _is_local(directory) else split
+    for label, name in enumerate(names):
+      for file_name in _listdir(os.path.join(directory, name)):
+        if file_name.lower().endswith(IMAGE_EXTENSIONS):
+          entries.append(Entry(f"{relative}/{name}/{file_name}", label, directory))
+    return self._split_of(entries, [], split)
+
+
+class WebVisionSource(ImageFileSource):
+  """WebVision 1.0 (webvision: 1,000 classes, Google + Flickr; webvision_mini: Google, < 50)."""
+
+  def __init__(self, config):
+    super().__init__(config)
+    self.num_classes = WEBVISION_CLASSES[self.name]
+    self._synsets = None
+
+  def synsets(self) -> Tuple[str, ...]:
+    """The WordNet ids of the classes (first field of `info/synsets.txt`'s first lines)."""
+    if self._synsets is None:
+      path = os.path.join(self.root, "info", "synsets.txt")
+      if not _exists(path):
+        raise sources.DataNotFoundError(f"{path} does not exist: --data_dir must be the WebVision "
+                                        f"root (info/, google/, flickr/, val_images_256/)")
+      wnids = [line.split()[0] for line in _read_lines(path) if line.strip()]
+      if len(wnids) < self.num_classes:
+        raise CorruptDataError(f"{path} names {len(wnids)} synsets, fewer than the "
+                               f"{self.num_classes} classes of --dataset_name={self.name}")
+      self._synsets = tuple(wnids[:self.num_classes])
+    return self._synsets
+
+  @property
+  def class_names(self):
+    return self.synsets()
+
+  def _resolve_split(self, split):
+    self.synsets()  # the layout check
+    info = os.path.join(self.root, "info")
+    keep = (lambda label: label < 50) if self.name == "webvision_mini" else None
+    if split == "train":
+      names = (["train_filelist_google.txt"] if self.name == "webvision_mini"
+               else ["train_filelist_google.txt", "train_filelist_flickr.txt"])
+      lists = [os.path.join(info, name) for name in names]
+      entries = [entry for path in lists
+                 for entry in parse_list(path, 1000, "WebVision has 1000 classes", keep=keep)]
+    else:
+      lists = [os.path.join(info, "val_filelist.txt")]
+      entries = parse_list(lists[0], 1000, "WebVision has 1000 classes", "val_images_256/", keep)
+    return self._split_of(entries, lists, split)
+
+
+SOURCES = {"filelist": FileListSource, "folder": FolderSource, "webvision": WebVisionSource,
+           "webvision_mini": WebVisionSource}

@@ -20,6 +20,16 @@ OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
 PERCENTILE_SCOPES = ("replica", "global")
 WEIGHTING_MODES = ("none", "mentornet", "curriculum")
+# The StudentNet's training loss (mentornet_tf/losses.py, which imports TensorFlow; a test keeps
+# both equal): plain CE, or a baseline loss of the paper (App. E).
+LOSSES = ("cross_entropy", "focal", "focal_differentiated", "bootstrap_soft", "bootstrap_hard")
+DEFAULT_FOCAL_GAMMA = 2.0          # the original's (its flag was ignored); the paper tunes 1, 2, 3
+BOOTSTRAP_BETA_DEFAULTS = {"bootstrap_soft": 0.95, "bootstrap_hard": 0.8}  # Reed et al.'s own
+
+
+def default_bootstrap_beta(loss: str) -> float:
+  """Reed et al.'s beta for `loss` (soft 0.95, hard 0.8); 1.0 (plain CE) for any other loss."""
+  return BOOTSTRAP_BETA_DEFAULTS.get(loss, 1.0)
 # The names of mentor/curricula.CURRICULA (that module imports TensorFlow; a test keeps both equal).
 CURRICULUM_NAMES = ("baseline", "self_paced", "hard_example_mining", "focal_loss", "spcl_linear",
                     "closed_form", "prediction_variance", "temporal_mixture", "mentornet_pd")
@@ -122,12 +132,27 @@ class StudentConfig:
   studentnet: str = "resnet101"      # original flag: resnet101 | inception (= slim CifarNet) | ...
   weight_decay: Optional[float] = None  # new: None = the student's own (resnet 2e-4, inception 0)
   sync_batch_norm: bool = False      # new: synchronised BN under multi-replica strategies
+  loss: str = "cross_entropy"        # new: the training loss, a LOSSES (mentornet_tf/losses.py)
+  focal_gamma: Optional[float] = None  # new: gamma of loss=focal*; None = DEFAULT_FOCAL_GAMMA
+  bootstrap_beta: Optional[float] = None  # new: beta of loss=bootstrap_*; None = Reed's default
 
   def __post_init__(self):
     _check(self.studentnet in names.STUDENTS, "studentnet", self.studentnet,
            f"choose one of {', '.join(names.STUDENTS)}")
     _check(self.weight_decay is None or (_finite(self.weight_decay) and self.weight_decay >= 0),
            "weight_decay", self.weight_decay, "must be a finite number >= 0")
+    _check(self.loss in LOSSES, "loss", self.loss, f"choose one of {', '.join(LOSSES)}")
+    if self.focal_gamma is not None:
+      _check(self.loss.startswith("focal"), "focal_gamma", self.focal_gamma,
+             f"applies to --loss=focal or focal_differentiated only (got --loss={self.loss})")
+      _check(_finite(self.focal_gamma) and self.focal_gamma >= 0, "focal_gamma",
+             self.focal_gamma, "must be a finite number >= 0 (the paper tunes 1, 2, 3)")
+    if self.bootstrap_beta is not None:
+      _check(self.loss.startswith("bootstrap"), "bootstrap_beta", self.bootstrap_beta,
+             f"applies to --loss=bootstrap_soft or bootstrap_hard only (got --loss={self.loss})")
+      _check(_finite(self.bootstrap_beta) and 0.0 <= self.bootstrap_beta <= 1.0,
+             "bootstrap_beta", self.bootstrap_beta,
+             "must lie in [0, 1] (Reed: soft 0.95, hard 0.8; the paper tunes 0.7-0.95)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +257,11 @@ class TrainConfig:
   def __post_init__(self):
     _check(bool(self.train_log_dir), "train_log_dir", self.train_log_dir,
            "a run directory is required")
+    # The paper's focal loss is itself a curriculum: it must not be applied twice.
+    _check(not (self.student.loss.startswith("focal") and self.mentor.weighting == "curriculum"
+                and self.mentor.curriculum == "focal_loss"), "loss", self.student.loss,
+           "--weighting=curriculum --curriculum=focal_loss already weights CE by the focal "
+           "weight; use one of them, not both")
     _check(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer,
            f"choose one of {', '.join(OPTIMIZERS)}")
     _check(_finite(self.momentum) and 0.0 <= self.momentum < 1.0, "momentum", self.momentum,

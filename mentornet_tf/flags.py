@@ -127,6 +127,13 @@ def define_student_flags():
   g.enum("studentnet", "resnet101", names.STUDENTS, "StudentNet.")
   g.float("weight_decay", None, "Weight decay coefficient on sum ||W||^2/2; default: the "
           "original's (resnet101 2e-4, inception 0).")
+  g.enum("loss", "cross_entropy", config_lib.LOSSES,
+         "Training loss (the weighting always sees CE): cross_entropy; focal (the paper's: CE "
+         "times the constant (1 - p_y)^gamma); focal_differentiated (tf_keras' focal loss, "
+         "alpha 1); bootstrap_soft / bootstrap_hard (Reed et al., App. E Eq. 31/32).")
+  g.float("focal_gamma", None, "gamma of --loss=focal*; default 2 (the paper tunes 1, 2, 3).")
+  g.float("bootstrap_beta", None, "beta of --loss=bootstrap_*; default Reed's (soft 0.95, "
+          "hard 0.8).")
   Group("distribution").bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
 
 
@@ -267,7 +274,9 @@ def train_config_from_flags() -> config_lib.TrainConfig:
       data=data_config_from_flags(),
       student=config_lib.StudentConfig(studentnet=FLAGS.studentnet,
                                        weight_decay=FLAGS.weight_decay,
-                                       sync_batch_norm=FLAGS.sync_batch_norm),
+                                       sync_batch_norm=FLAGS.sync_batch_norm,
+                                       loss=FLAGS.loss, focal_gamma=FLAGS.focal_gamma,
+                                       bootstrap_beta=FLAGS.bootstrap_beta),
       mentor=mentor_config_from_flags(),
       train_log_dir=FLAGS.train_log_dir, optimizer=FLAGS.optimizer, momentum=FLAGS.momentum,
       learning_rate=FLAGS.learning_rate, lr_schedule=FLAGS.lr_schedule,

@@ -6,7 +6,8 @@ original student loss (original_code.md §2.3, §10.12-13):
 
   loss = sum_i v_i CE_i / global_batch + weight_decay * sum ||W||^2 / 2 * sum_i v_i / global_batch
 
-with v a constant (stop-gradient) and the MentorNet frozen. Runs per replica under tf.distribute:
+with v a constant (stop-gradient) and the MentorNet frozen. `loss` (losses.py) may replace CE_i
+in the sum by a baseline loss (focal, Reed bootstrapping); the weighting still sees CE_i. Runs per replica under tf.distribute:
 the division by the GLOBAL batch size makes the summed replica gradients equal the single-device
 gradient (stack.md).
 """
@@ -17,6 +18,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import eval_metrics
+from mentornet_tf import losses
 from mentornet_tf import students
 from mentornet_tf.mentor import weighting as weighting_lib
 
@@ -129,10 +131,16 @@ class SpadeModel(keras.Model):
 
   def __init__(self, student: keras.Model, weighting: weighting_lib.ExampleWeighting,
                global_batch_size: int, weight_decay: float = 0.0, num_classes: int = 10,
-               summary_steps: int = 10, **kwargs):
+               summary_steps: int = 10, loss: str = "cross_entropy",
+               focal_gamma: Optional[float] = None, bootstrap_beta: Optional[float] = None,
+               **kwargs):
     """`summary_steps`: the diagnostics are computed at the steps whose pre-increment count is a
-    multiple of it (step 0 included) and kept until the next such step."""
+    multiple of it (step 0 included) and kept until the next such step. `loss`, `focal_gamma`,
+    `bootstrap_beta`: the training loss (losses.per_example_loss); the weighting sees CE."""
     super().__init__(**kwargs)
+    self.loss_name = loss
+    self.focal_gamma = focal_gamma
+    self.bootstrap_beta = bootstrap_beta
     self.student = student
     self.weighting = weighting
     self.global_batch_size = int(global_batch_size)
@@ -178,8 +186,11 @@ class SpadeModel(keras.Model):
           labels, logits, from_logits=True)  # [B], from the pass that is back-propagated
       out = self.compute_weights(data, tf.stop_gradient(per_example_loss))
       weights = tf.stop_gradient(out.weights)
+      training_loss = losses.per_example_loss(  # = per_example_loss for cross_entropy
+          self.loss_name, labels, logits, self.focal_gamma, self.bootstrap_beta,
+          ce=per_example_loss)
       weighted_loss = tf.nn.compute_average_loss(
-          per_example_loss * weights, global_batch_size=self.global_batch_size)
+          training_loss * weights, global_batch_size=self.global_batch_size)
       decay = tf.constant(0.0)
       if self.weight_decay > 0:
         # The original scales weight decay by the weight mass sum(v)/B (App. E.3, §2.3).
@@ -197,7 +208,8 @@ class SpadeModel(keras.Model):
 
     def diagnose():
       self.step_values.vector.assign(self._diagnostics(
-          per_example_loss, weights, logits, labels, data, out, decay, gradient_norm, step))
+          per_example_loss, weights, logits, labels, data, out, decay, gradient_norm, step,
+          training_loss=training_loss))
       return tf.constant(True)
     tf.cond(sampled, diagnose, lambda: tf.constant(False))
     self.optimizer.apply_gradients(zip(gradients, variables))
@@ -230,19 +242,22 @@ class SpadeModel(keras.Model):
               for g in gradients]
 
   def _diagnostics(self, per_example_loss, weights, logits, labels, data, out, decay,
-                   gradient_norm, step):
+                   gradient_norm, step, training_loss=None):
     """The per-step values of `DIAGNOSTICS` then the v histogram; float [len + bins].
 
     Means over this replica's batch (the step values' MEAN across replicas makes them global for
-    equal replica batches). The original's names (§3.4) where it had the quantity.
+    equal replica batches). The original's names (§3.4) where it had the quantity. orig_loss is
+    the CE; weighted_loss and total_loss the objective minimised (`training_loss`, the baseline
+    loss when --loss is not cross_entropy).
     """
+    training_loss = per_example_loss if training_loss is None else training_loss
     batch = tf.cast(tf.size(weights), tf.float32)
     clean = tf.cast(tf.equal(labels, tf.cast(data["clean_label"], tf.int32)), tf.float32)
     corrupted = 1.0 - clean
     predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
     hit_noisy = tf.cast(tf.equal(predictions, labels), tf.float32)
     hit_clean = tf.cast(tf.equal(predictions, tf.cast(data["clean_label"], tf.int32)), tf.float32)
-    weighted = tf.reduce_mean(per_example_loss * weights)
+    weighted = tf.reduce_mean(training_loss * weights)
     precision, recall = v_detection(weights, clean)
     mean = lambda x, w: tf.math.divide_no_nan(tf.reduce_sum(x * w), tf.reduce_sum(w))
     # The original's whole-run data_util: nonzero v since step 0 / (B * steps), capped at 1.

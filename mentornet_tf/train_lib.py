@@ -119,7 +119,9 @@ def build_model(config: config_lib.TrainConfig, info):
       else config.student.weight_decay
   model = spade.SpadeModel(student, weighting, global_batch_size=config.data.batch_size,
                            weight_decay=weight_decay, num_classes=info.num_classes,
-                           summary_steps=config.summary_steps)
+                           summary_steps=config.summary_steps, loss=config.student.loss,
+                           focal_gamma=config.student.focal_gamma,
+                           bootstrap_beta=config.student.bootstrap_beta)
   return model, mentor_metadata
 
 

@@ -1,0 +1,152 @@
+"""The paper's baselines on the SPADE path: losses against numpy, config refusals, tiny runs."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from mentornet_tf import config as config_lib
+from mentornet_tf import losses
+
+LOGITS = np.array([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [-3.0, 4.0, 0.0], [1.0, 1.0, 1.0]],
+                  np.float32)
+LABELS = np.array([0, 2, 0, 1], np.int32)
+
+
+def _softmax(x):
+  e = np.exp(x - x.max(axis=1, keepdims=True))
+  return e / e.sum(axis=1, keepdims=True)
+
+
+def _loss(name, **kwargs):
+  return losses.per_example_loss(name, tf.constant(LABELS), tf.constant(LOGITS), **kwargs).numpy()
+
+
+def test_loss_names_agree_with_config():
+  assert losses.LOSSES == config_lib.LOSSES
+
+
+def test_cross_entropy_is_the_unchanged_op():
+  q = _softmax(LOGITS.astype(np.float64))
+  ce = -np.log(q[np.arange(4), LABELS])
+  np.testing.assert_allclose(_loss("cross_entropy"), ce, rtol=1e-5)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 2.0, 3.0])
+def test_focal_constant_and_differentiated_values(gamma):
+  q = _softmax(LOGITS.astype(np.float64))
+  q_y = q[np.arange(4), LABELS]
+  reference = (1 - q_y) ** gamma * -np.log(q_y)  # the same value; only the gradient differs
+  np.testing.assert_allclose(_loss("focal", focal_gamma=gamma), reference, rtol=1e-5)
+  np.testing.assert_allclose(_loss("focal_differentiated", focal_gamma=gamma), reference,
+                             rtol=1e-4)
+
+
+def test_focal_default_gamma_is_two():
+  np.testing.assert_allclose(_loss("focal"), _loss("focal", focal_gamma=2.0))
+
+
+def test_focal_gradient_treats_the_weight_as_constant():
+  logits = tf.Variable(LOGITS)
+  labels = tf.constant(LABELS)
+  gamma = 2.0
+  q = _softmax(LOGITS.astype(np.float64))
+  onehot = np.eye(3)[LABELS]
+  weight = (1 - q[np.arange(4), LABELS]) ** gamma
+  with tf.GradientTape(persistent=True) as tape:
+    constant = tf.reduce_sum(losses.per_example_loss("focal", labels, logits, gamma))
+    differentiated = tf.reduce_sum(
+        losses.per_example_loss("focal_differentiated", labels, logits, gamma))
+  # d(w CE)/dlogits with w constant = w (q - onehot).
+  np.testing.assert_allclose(tape.gradient(constant, logits).numpy(),
+                             weight[:, None] * (q - onehot), rtol=1e-4, atol=1e-6)
+  assert not np.allclose(tape.gradient(differentiated, logits).numpy(),
+                         tape.gradient(constant, logits).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("beta", [None, 0.7, 0.95, 1.0])
+def test_bootstrap_soft_against_numpy(beta):
+  q = _softmax(LOGITS.astype(np.float64))
+  b = 0.95 if beta is None else beta
+  target = b * np.eye(3)[LABELS] + (1 - b) * q  # Eq. 31
+  reference = -(target * np.log(q)).sum(axis=1)
+  np.testing.assert_allclose(_loss("bootstrap_soft", bootstrap_beta=beta), reference, rtol=1e-5)
+
+
+@pytest.mark.parametrize("beta", [None, 0.7, 0.95])
+def test_bootstrap_hard_against_numpy(beta):
+  q = _softmax(LOGITS.astype(np.float64))
+  b = 0.8 if beta is None else beta
+  target = b * np.eye(3)[LABELS] + (1 - b) * np.eye(3)[q.argmax(axis=1)]  # Eq. 32
+  reference = -(target * np.log(q)).sum(axis=1)
+  np.testing.assert_allclose(_loss("bootstrap_hard", bootstrap_beta=beta), reference, rtol=1e-5)
+
+
+def test_bootstrap_soft_trains_the_entropy_term():
+  # q is not stop-gradient: the gradient is beta (q - y) + (1 - beta) dH/dlogits.
+  logits = tf.Variable(LOGITS)
+  with tf.GradientTape() as tape:
+    loss = tf.reduce_sum(losses.per_example_loss("bootstrap_soft", tf.constant(LABELS), logits,
+                                                 bootstrap_beta=0.5))
+  q = _softmax(LOGITS.astype(np.float64))
+  log_q = np.log(q)
+  entropy = -(q * log_q).sum(axis=1, keepdims=True)
+  d_entropy = -q * (log_q + entropy)  # dH/dz_k = -q_k (log q_k + H)
+  expected = 0.5 * (q - np.eye(3)[LABELS]) + 0.5 * d_entropy
+  np.testing.assert_allclose(tape.gradient(loss, logits).numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("fields, flag", [
+    (dict(loss="hinge"), "--loss='hinge'"),
+    (dict(loss="focal", focal_gamma=-1.0), "--focal_gamma=-1.0"),
+    (dict(loss="focal", focal_gamma=float("nan")), "--focal_gamma=nan"),
+    (dict(loss="cross_entropy", focal_gamma=2.0), "--focal_gamma=2.0"),
+    (dict(loss="bootstrap_soft", bootstrap_beta=1.5), "--bootstrap_beta=1.5"),
+    (dict(loss="bootstrap_hard", bootstrap_beta=-0.1), "--bootstrap_beta=-0.1"),
+    (dict(loss="focal", bootstrap_beta=0.8), "--bootstrap_beta=0.8"),
+])
+def test_bad_loss_settings_name_the_flag(fields, flag):
+  with pytest.raises(config_lib.ConfigError, match=flag.replace("(", r"\(")):
+    config_lib.StudentConfig(studentnet="mlp", **fields)
+
+
+def test_focal_loss_twice_is_refused():
+  with pytest.raises(config_lib.ConfigError, match="--loss='focal'"):
+    config_lib.TrainConfig(train_log_dir="x", student=config_lib.StudentConfig(loss="focal"),
+                           mentor=config_lib.MentorConfig(weighting="curriculum",
+                                                          curriculum="focal_loss"))
+
+
+def test_old_config_json_without_the_new_fields_restarts():
+  from mentornet_tf import run_directory  # pylint: disable=g-import-not-at-top
+  config = config_lib.TrainConfig(train_log_dir="x")
+  previous = json.loads(config.to_json())
+  for field in ("loss", "focal_gamma", "bootstrap_beta"):
+    del previous["student"][field]
+  assert run_directory.experiment_differences(previous, config) == []
+  changed = config_lib.TrainConfig(train_log_dir="x",
+                                   student=config_lib.StudentConfig(loss="bootstrap_soft"))
+  assert [d[0] for d in run_directory.experiment_differences(previous, changed)] == ["loss"]
+
+
+def tiny_config(run_dir, student=None, mentor=None, steps=6):
+  """digits / mlp, a few steps, no evaluation between epochs (the end-to-end checks)."""
+  return config_lib.TrainConfig(
+      data=config_lib.DataConfig(dataset_name="digits", batch_size=64, noise_fraction=0.4),
+      student=student or config_lib.StudentConfig(studentnet="mlp"),
+      mentor=mentor or config_lib.MentorConfig(),
+      train_log_dir=str(run_dir), optimizer="adam", learning_rate=0.001, lr_schedule="constant",
+      max_number_of_steps=steps, steps_per_epoch=3, eval_interval=0, save_interval_secs=0,
+      summary_steps=2, verbose=0)
+
+
+@pytest.mark.parametrize("loss", ["focal", "focal_differentiated", "bootstrap_soft",
+                                  "bootstrap_hard"])
+def test_each_loss_trains_end_to_end(tmp_path, loss):
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  config = tiny_config(tmp_path / loss, config_lib.StudentConfig(studentnet="mlp", loss=loss))
+  results = train_lib.run(config)
+  assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
+  saved = json.load(open(os.path.join(config.train_log_dir, "config.json")))
+  assert saved["student"]["loss"] == loss

@@ -19,7 +19,7 @@ NOISE_TYPES = ("uniform", "flip", "pairflip")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
 PERCENTILE_SCOPES = ("replica", "global")
-WEIGHTING_MODES = ("none", "mentornet", "curriculum")
+WEIGHTING_MODES = ("none", "mentornet", "curriculum", "self_paced_baseline")
 # The StudentNet's training loss (mentornet_tf/losses.py, which imports TensorFlow; a test keeps
 # both equal): plain CE, or a baseline loss of the paper (App. E).
 LOSSES = ("cross_entropy", "focal", "focal_differentiated", "bootstrap_soft", "bootstrap_hard")
@@ -176,6 +176,10 @@ class MentorConfig:
   update_mentornet_epochs: Tuple[int, ...] = ()  # new: Step 6 re-learning epochs, e.g. (21, 75)
   dd_percentile: float = 0.0         # new: DD loss_diff percentile (0 = 100 * loss_p_percentile)
   mentornet_learning_steps: int = 30000  # new: Adam steps when learning DD (original: 30k)
+  # new: weighting=self_paced_baseline (v = 1[loss <= lambda], lambda grown by
+  # self_paced_growth at each of these epoch percentages; mentor/weighting/self_paced.py)
+  self_paced_growth_epochs: Tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+  self_paced_growth: float = 0.2
 
   def __post_init__(self):
     _check(self.weighting in WEIGHTING_MODES, "weighting", self.weighting,
@@ -194,6 +198,11 @@ class MentorConfig:
              f"burn-in (epoch <= --burn_in_epoch - 1 = {self.burn_in_epoch - 1})")
     _check(0.0 <= self.dd_percentile <= 100.0, "dd_percentile", self.dd_percentile,
            "must lie in [0, 100]")
+    for epoch in self.self_paced_growth_epochs:
+      _check(0 < epoch < 100, "self_paced_growth_epochs", self.self_paced_growth_epochs,
+             "each epoch percentage must lie in (0, 100)")
+    _check(_finite(self.self_paced_growth) and self.self_paced_growth >= 0, "self_paced_growth",
+           self.self_paced_growth, "must be a finite number >= 0 (0.2 = lambda grows by 20%)")
     _check(self.mentornet_learning_steps >= 1, "mentornet_learning_steps",
            self.mentornet_learning_steps, "must be >= 1")
     _check(0.0 <= self.loss_p_percentile <= 1.0, "loss_p_percentile", self.loss_p_percentile,

@@ -168,6 +168,11 @@ def define_mentor_flags():
   g.float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's loss_diff is "
           "taken against (0 = 100 * --loss_p_percentile).")
   g.integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
+  g.list("self_paced_growth_epochs", [str(e) for e in range(10, 100, 10)],
+         "--weighting=self_paced_baseline: epoch percentages at which lambda grows.")
+  g.float("self_paced_growth", 0.2, "--weighting=self_paced_baseline: relative growth of lambda "
+          "at each of --self_paced_growth_epochs (the paper: 20%); lambda starts at the "
+          "--loss_p_percentile of the first batch's loss.")
 
 
 def define_train_flags():
@@ -265,7 +270,10 @@ def mentor_config_from_flags() -> config_lib.MentorConfig:
       initial_weight=FLAGS.initial_weight,
       update_mentornet_epochs=config_lib.parse_int_list(
           ",".join(FLAGS.update_mentornet_epochs), "update_mentornet_epochs"),
-      dd_percentile=FLAGS.dd_percentile, mentornet_learning_steps=FLAGS.mentornet_learning_steps)
+      dd_percentile=FLAGS.dd_percentile, mentornet_learning_steps=FLAGS.mentornet_learning_steps,
+      self_paced_growth_epochs=config_lib.parse_int_list(
+          ",".join(FLAGS.self_paced_growth_epochs), "self_paced_growth_epochs"),
+      self_paced_growth=FLAGS.self_paced_growth)
 
 
 def train_config_from_flags() -> config_lib.TrainConfig:

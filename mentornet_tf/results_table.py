@@ -111,6 +111,8 @@ def method_name(mentor: Dict) -> str:
     return "FullModel"
   if weighting == "curriculum":
     return f"curriculum {mentor.get('curriculum', '?')}"
+  if weighting == "self_paced_baseline":
+    return "Self-paced"
   directory = mentor.get("trained_mentornet_dir") or ""
   if not isinstance(directory, str):
     raise ValueError(f"mentor.trained_mentornet_dir must be a string, not {directory!r}")

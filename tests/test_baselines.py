@@ -150,3 +150,68 @@ def test_each_loss_trains_end_to_end(tmp_path, loss):
   assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
   saved = json.load(open(os.path.join(config.train_log_dir, "config.json")))
   assert saved["student"]["loss"] == loss
+
+
+# --- Self-paced as the paper's baseline -------------------------------------------------------
+
+def _self_paced(max_steps=100, growth_epochs=(10, 50), growth=0.2, q=0.5):
+  from mentornet_tf.mentor import weighting as weighting_lib  # pylint: disable=g-import-not-at-top
+  mentor = config_lib.MentorConfig(weighting="self_paced_baseline", loss_p_percentile=q,
+                                   self_paced_growth_epochs=growth_epochs,
+                                   self_paced_growth=growth)
+  return weighting_lib.build_weighting(mentor, max_steps)
+
+
+def _tf1_nearest(values, q):
+  ordered = np.sort(values)[::-1]
+  return ordered[int(np.round((len(values) - 1) * (1 - q)))]
+
+
+def test_self_paced_baseline_against_numpy():
+  layer = _self_paced()
+  ids = tf.range(8, dtype=tf.int64)
+  first = np.array([0.5, 2.0, 1.0, 3.0, 0.1, 1.5, 2.5, 0.7], np.float32)
+  lambda0 = _tf1_nearest(first, 0.5)
+  out = layer(tf.constant(first), ids, tf.constant(0, tf.int64), training=True)
+  np.testing.assert_array_equal(out.weights.numpy(), (first <= lambda0).astype(np.float32))
+  assert float(layer.initial_lambda.numpy()) == pytest.approx(lambda0)
+  # Later batches keep lambda_0 (not re-estimated); it grows by 20% at 10% and again at 50%.
+  later = np.array([1.0, 1.1, 1.25, 1.4, 1.5, 1.7, 1.8, 1.9], np.float32) * lambda0
+  for step, factor in ((9, 1.0), (10, 1.2), (49, 1.2), (50, 1.44), (99, 1.44)):
+    out = layer(tf.constant(later), ids, tf.constant(step, tf.int64), training=True)
+    np.testing.assert_array_equal(out.weights.numpy(),
+                                  (later <= lambda0 * np.float32(factor)).astype(np.float32),
+                                  err_msg=f"step {step}")
+  assert float(layer.initial_lambda.numpy()) == pytest.approx(lambda0)
+
+
+def test_self_paced_baseline_has_no_dropout_or_burn_in_and_inspection_sets_nothing():
+  layer = _self_paced()
+  loss = tf.constant(np.linspace(0.1, 3.0, 16, dtype=np.float32))
+  out = layer(loss, tf.range(16, dtype=tf.int64), tf.constant(0, tf.int64), training=False)
+  assert float(layer.initial_lambda.numpy()) == 0.0  # inspection reads, never writes
+  assert out.weights.numpy().sum() == 8  # the batch's own median when lambda_0 is not set
+  out = layer(loss, tf.range(16, dtype=tf.int64), tf.constant(0, tf.int64), training=True)
+  assert out.weights.numpy().sum() == 8  # the default dropout schedule (rate 0.5) not applied
+
+
+@pytest.mark.parametrize("fields, flag", [
+    (dict(self_paced_growth=-0.1), "--self_paced_growth=-0.1"),
+    (dict(self_paced_growth=float("inf")), "--self_paced_growth=inf"),
+    (dict(self_paced_growth_epochs=(0, 50)), "--self_paced_growth_epochs"),
+    (dict(self_paced_growth_epochs=(100,)), "--self_paced_growth_epochs"),
+])
+def test_bad_self_paced_settings_name_the_flag(fields, flag):
+  with pytest.raises(config_lib.ConfigError, match=flag):
+    config_lib.MentorConfig(weighting="self_paced_baseline", **fields)
+
+
+def test_self_paced_baseline_trains_end_to_end_and_checkpoints_lambda(tmp_path):
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  mentor = config_lib.MentorConfig(weighting="self_paced_baseline", loss_p_percentile=0.6)
+  config = tiny_config(tmp_path / "spl", mentor=mentor)
+  results = train_lib.run(config)
+  assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
+  reader = tf.train.load_checkpoint(os.path.join(config.train_log_dir, "ckpt"))
+  names = [n for n in reader.get_variable_to_shape_map() if "self_paced_initial_lambda" in n]
+  assert names and reader.get_tensor(names[0]) > 0, names

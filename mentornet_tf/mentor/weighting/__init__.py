@@ -7,6 +7,8 @@
                  `MentorNetWeighting` (Step 11, frozen MentorNet)
   curriculum.py  `CurriculumWeighting`: Step 9 with a predefined G (projected gradient on a v
                  table, or the closed-form v*)
+  self_paced.py  `SelfPacedBaselineWeighting`: the paper's self-paced baseline, v = 1[loss <=
+                 lambda], lambda from a loss percentile grown by 20% on a schedule
 `build_weighting` is the one place that turns a `MentorConfig` into one of them; the classes
 themselves take explicit arguments. SpadeModel calls the result as
 `weighting(per_example_loss [B], ids [B], step, training=...) -> WeightingOutput`.
@@ -28,6 +30,7 @@ from mentornet_tf.mentor.weighting.base import MentorNetWeighting
 from mentornet_tf.mentor.weighting.base import UnitWeighting
 from mentornet_tf.mentor.weighting.base import WeightingOutput  # noqa: F401
 from mentornet_tf.mentor.weighting.curriculum import CurriculumWeighting
+from mentornet_tf.mentor.weighting.self_paced import SelfPacedBaselineWeighting
 
 
 def build_weighting(mentor_config: config_lib.MentorConfig, max_number_of_steps: int,
@@ -67,5 +70,8 @@ def build_weighting(mentor_config: config_lib.MentorConfig, max_number_of_steps:
     return CurriculumWeighting(
         c.curriculum, {k: v for k, v in available.items() if k in known}, c.curriculum_update,
         c.curriculum_step_size, c.initial_weight, num_train, tables, **common)
+  if c.weighting == "self_paced_baseline":
+    return SelfPacedBaselineWeighting(tables, c.self_paced_growth_epochs, c.self_paced_growth,
+                                      **common)
   raise ValueError(f"--weighting={c.weighting!r}: choose one of "
                    f"{', '.join(config_lib.WEIGHTING_MODES)}")

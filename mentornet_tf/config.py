@@ -100,8 +100,10 @@ class DataConfig:
   num_classes: int = 0
 
   def __post_init__(self):
-    _check(self.dataset_name in names.DATASETS, "dataset_name", self.dataset_name,
-           f"choose one of {', '.join(names.DATASETS)}")
+    _check(self.dataset_name in names.DATASETS or (
+        self.dataset_name.startswith(names.TFDS_PREFIX)
+        and len(self.dataset_name) > len(names.TFDS_PREFIX)), "dataset_name", self.dataset_name,
+           f"choose one of {', '.join(names.DATASETS)}, or tfds:NAME")
     _check(self.image_size >= 1, "image_size", self.image_size, "must be a positive integer")
     _check(self.num_classes >= 0, "num_classes", self.num_classes, "must be >= 0")
     _check(not (self.dataset_name.startswith("webvision") and self.noise_fraction > 0),

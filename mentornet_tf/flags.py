@@ -96,7 +96,8 @@ class Group:
 
 def define_data_flags():
   g = Group("data")
-  g.enum("dataset_name", "cifar10", names.DATASETS, "Dataset.")
+  g.string("dataset_name", "cifar10", f"Dataset: {', '.join(names.DATASETS)}, or tfds:NAME (a "
+           "prepared tensorflow-datasets classification set under --data_dir).")
   g.string("data_dir", "", "tfds data_dir, or the directory of the original {dataset}_train-* "
            "TFRecords. Unused for the embedded mnist5k/digits.")
   g.enum("data_format", "auto", config_lib.DATA_FORMATS,

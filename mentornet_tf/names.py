@@ -9,8 +9,10 @@ their registries by them: `students.STUDENTS` (a test keeps its keys equal to `S
 # (no download); fake: random images for tests and benchmarks; filelist, folder: image files named
 # by a `<relative path> <label>` list or a class-per-folder tree; webvision, webvision_mini:
 # WebVision 1.0 (entire, and the first 50 classes of the Google list) from its official layout.
+# imagenet2012: the prepared tfds dataset. Also 'tfds:NAME', any prepared tfds classification set.
 DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake", "filelist", "folder", "webvision",
-            "webvision_mini")
+            "webvision_mini", "imagenet2012")
+TFDS_PREFIX = "tfds:"
 
 # --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet);
 # inception_resnet_v2 (the paper's ImageNet/WebVision student) and resnet50 (Model Garden).

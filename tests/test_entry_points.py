@@ -55,7 +55,9 @@ def test_train_help_lists_the_project_flags_in_groups_with_enum_choices():
   headers = [line[:-1] for line in text.splitlines() if line.endswith(":") and
              not line.startswith(" ")]
   assert headers[-6:] == ["data", "student", "mentor", "training", "distribution", "output"], text
-  for needle in ("--dataset_name: <cifar10|cifar100|mnist5k|digits|fake>", "--curriculum: <",
+  # --dataset_name is a string (it also takes tfds:NAME); its help lists the names.
+  for needle in ("--dataset_name: Dataset: cifar10, cifar100, mnist5k, digits, fake, filelist",
+                 "--curriculum: <",
                  "--studentnet: <", "<default|one_device|mirrored|", "compare_with_fullmodel",
                  "--learning_rate", "--train_log_dir"):
     assert needle in " ".join(text.split()), needle  # absl wraps a long enum onto the next line

@@ -167,9 +167,11 @@ class TfdsSplit(Split):
 
   format = "tfds"
 
-  def __init__(self, builder, split: str, dataset_name: str, num_classes: int):
+  def __init__(self, builder, split: str, dataset_name: str, num_classes: int,
+               encoded: bool = False):
     self._builder, self._split = builder, split
     self._dataset_name, self._num_classes = dataset_name, num_classes
+    self._encoded = encoded  # yield the stored (JPEG) bytes, decoded later by the pipeline
 
   def num_examples(self):
     return int(self._builder.info.splits[self._split].num_examples)
@@ -190,7 +192,7 @@ class TfdsSplit(Split):
 
   def open(self, num_shards=1, shard_index=0):
     image_feature = self._builder.info.features["image"]
-    classes, name = self._num_classes, self._dataset_name
+    classes, name, encoded = self._num_classes, self._dataset_name, self._encoded
     records = self._records()
     if num_shards > 1:
       records = records.shard(num_shards, shard_index)
@@ -201,7 +203,8 @@ class TfdsSplit(Split):
           label, classes, message=f"--dataset_name={name} has {classes} classes but a tfds "
           "label is larger")
       with tf.control_dependencies([check]):
-        image = image_feature.decode_example(example["image"])
+        image = (tf.identity(example["image"]) if encoded
+                 else image_feature.decode_example(example["image"]))
       return {"image": image, "label": label, "clean_label": label, "id": example_id}
 
     return records.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -436,10 +439,15 @@ SOURCES = {"mnist5k": EmbeddedSource, "digits": EmbeddedSource, "fake": FakeSour
 # The image-file sources (filelist, folder, webvision, webvision_mini) subclass Source.
 from mentornet_tf.data import image_files  # noqa: E402  pylint: disable=g-import-not-at-top
 SOURCES.update(image_files.SOURCES)
+# imagenet2012 and any prepared tfds classification dataset (--dataset_name=tfds:NAME).
+from mentornet_tf.data import tfds_sources  # noqa: E402  pylint: disable=g-import-not-at-top
+SOURCES.update(tfds_sources.SOURCES)
 
 
 def resolve(config: DataConfig) -> Source:
   """The Source of `config` (no I/O yet: each split is resolved, and scanned, at first use)."""
+  if config.dataset_name.startswith(tfds_sources.PREFIX):
+    return tfds_sources.TfdsSource(config)
   if config.dataset_name not in SOURCES:
     raise ValueError(f"--dataset_name={config.dataset_name!r} is invalid: choose one of "
                      f"{', '.join(SOURCES)}")

@@ -1,5 +1,6 @@
 """Bad-input cases of `python -m mentornet_tf.train` for the image-file sources (filelist, folder,
-webvision*; data/image_files.py), run by tests/test_bad_inputs.py.
+webvision*; data/image_files.py) and the tfds ones (imagenet2012, tfds:NAME; data/tfds_sources.py),
+run by tests/test_bad_inputs.py.
 
 Every case would train a tiny CNN into `{dir}/run` should it be wrongly accepted. Validation only
 checks that the images exist (it decodes none), so the setups write placeholder bytes as images.
@@ -79,4 +80,10 @@ CASES = [
     _case("train_webvision_label_out_of_range", ["--dataset_name=webvision"],
           r"train_filelist_google.txt:1: label 1000 is outside \[0, 1000\)",
           setup=_webvision(google="google/q0001/a.jpg 1000\n")),
+    _case("train_imagenet2012_not_prepared", ["--dataset_name=imagenet2012"],
+          r"no prepared tfds dataset imagenet2012 .*tfds build imagenet2012 --manual_dir=M",
+          setup=_files({"data/ILSVRC2012_img_val.tar": "not prepared"})),
+    _case("train_tfds_name_not_prepared", ["--dataset_name=tfds:food101"],
+          r"no prepared tfds dataset food101 .*tfds build food101 --data_dir=D",
+          setup=_files({"data/readme.txt": "x"})),
 ]

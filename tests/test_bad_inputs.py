@@ -13,7 +13,7 @@ import pytest
 import bad_input_harness as harness
 
 CASE_MODULES = ("bad_input_cases_train", "bad_input_cases_evaluate", "bad_input_cases_tools",
-                "bad_input_cases_export")
+                "bad_input_cases_export", "bad_input_cases_sources")
 
 
 def _all_cases():

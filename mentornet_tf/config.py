@@ -23,6 +23,10 @@ WEIGHTING_MODES = ("none", "mentornet", "curriculum", "self_paced_baseline")
 # The StudentNet's training loss (mentornet_tf/losses.py, which imports TensorFlow; a test keeps
 # both equal): plain CE, or a baseline loss of the paper (App. E).
 LOSSES = ("cross_entropy", "focal", "focal_differentiated", "bootstrap_soft", "bootstrap_hard")
+# The students with a dropout layer that --dropout_keep_prob sets (students.STUDENTS[name]
+# .dropout_keep_prob is not None; a test keeps both equal). resnet101 and resnet50 add theirs
+# before the logits only when keep < 1.
+STUDENTS_WITH_DROPOUT = ("resnet101", "inception", "inception_resnet_v2", "resnet50")
 DEFAULT_FOCAL_GAMMA = 2.0          # the original's (its flag was ignored); the paper tunes 1, 2, 3
 BOOTSTRAP_BETA_DEFAULTS = {"bootstrap_soft": 0.95, "bootstrap_hard": 0.8}  # Reed et al.'s own
 
@@ -137,6 +141,7 @@ class StudentConfig:
   loss: str = "cross_entropy"        # new: the training loss, a LOSSES (mentornet_tf/losses.py)
   focal_gamma: Optional[float] = None  # new: gamma of loss=focal*; None = DEFAULT_FOCAL_GAMMA
   bootstrap_beta: Optional[float] = None  # new: beta of loss=bootstrap_*; None = Reed's default
+  dropout_keep_prob: Optional[float] = None  # new: None = the student's own (Forgetting tunes it)
 
   def __post_init__(self):
     _check(self.studentnet in names.STUDENTS, "studentnet", self.studentnet,
@@ -144,6 +149,12 @@ class StudentConfig:
     _check(self.weight_decay is None or (_finite(self.weight_decay) and self.weight_decay >= 0),
            "weight_decay", self.weight_decay, "must be a finite number >= 0")
     _check(self.loss in LOSSES, "loss", self.loss, f"choose one of {', '.join(LOSSES)}")
+    if self.dropout_keep_prob is not None:
+      _check(_finite(self.dropout_keep_prob) and 0.0 < self.dropout_keep_prob <= 1.0,
+             "dropout_keep_prob", self.dropout_keep_prob, "must lie in (0, 1]")
+      _check(self.studentnet in STUDENTS_WITH_DROPOUT, "dropout_keep_prob",
+             self.dropout_keep_prob, f"--studentnet={self.studentnet} has no dropout layer; "
+             f"students with one: {', '.join(STUDENTS_WITH_DROPOUT)}")
     if self.focal_gamma is not None:
       _check(self.loss.startswith("focal"), "focal_gamma", self.focal_gamma,
              f"applies to --loss=focal or focal_differentiated only (got --loss={self.loss})")

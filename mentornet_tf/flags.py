@@ -135,6 +135,10 @@ def define_student_flags():
   g.float("focal_gamma", None, "gamma of --loss=focal*; default 2 (the paper tunes 1, 2, 3).")
   g.float("bootstrap_beta", None, "beta of --loss=bootstrap_*; default Reed's (soft 0.95, "
           "hard 0.8).")
+  g.float("dropout_keep_prob", None, "Dropout keep probability of the student (Forgetting: tune "
+          "in 0.2-0.9; NoReg: 1.0); default the student's own (inception 0.8, "
+          "inception_resnet_v2 0.8, resnet101 / resnet50 1.0); refused for students without "
+          "dropout (mlp, small_cnn, tiny_cnn).")
   Group("distribution").bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
 
 
@@ -285,7 +289,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
                                        weight_decay=FLAGS.weight_decay,
                                        sync_batch_norm=FLAGS.sync_batch_norm,
                                        loss=FLAGS.loss, focal_gamma=FLAGS.focal_gamma,
-                                       bootstrap_beta=FLAGS.bootstrap_beta),
+                                       bootstrap_beta=FLAGS.bootstrap_beta,
+                                       dropout_keep_prob=FLAGS.dropout_keep_prob),
       mentor=mentor_config_from_flags(),
       train_log_dir=FLAGS.train_log_dir, optimizer=FLAGS.optimizer, momentum=FLAGS.momentum,
       learning_rate=FLAGS.learning_rate, lr_schedule=FLAGS.lr_schedule,

@@ -110,7 +110,8 @@ def build_model(config: config_lib.TrainConfig, info):
   spec = students.STUDENTS[config.student.studentnet]
   student = students.build_student(
       config.student.studentnet, info.num_classes, tuple(info.image_shape),
-      sync_batch_norm=config.student.sync_batch_norm, seed=config.seed)
+      sync_batch_norm=config.student.sync_batch_norm, seed=config.seed,
+      dropout_keep_prob=config.student.dropout_keep_prob)
   mentornet, mentor_metadata = _load_mentornet(config)
   weighting = weighting_lib.build_weighting(
       config.mentor, config.max_number_of_steps, mentornet=mentornet,

@@ -215,3 +215,63 @@ def test_self_paced_baseline_trains_end_to_end_and_checkpoints_lambda(tmp_path):
   reader = tf.train.load_checkpoint(os.path.join(config.train_log_dir, "ckpt"))
   names = [n for n in reader.get_variable_to_shape_map() if "self_paced_initial_lambda" in n]
   assert names and reader.get_tensor(names[0]) > 0, names
+
+
+# --- Forgetting (dropout keep probability) and NoReg ------------------------------------------
+
+def test_students_with_dropout_agree_with_config():
+  from mentornet_tf import students  # pylint: disable=g-import-not-at-top
+  assert config_lib.STUDENTS_WITH_DROPOUT == tuple(
+      name for name, spec in students.STUDENTS.items() if spec.dropout_keep_prob is not None)
+
+
+@pytest.mark.parametrize("fields, needle", [
+    (dict(studentnet="mlp", dropout_keep_prob=0.5), "--dropout_keep_prob=0.5 is invalid: "
+                                                    "--studentnet=mlp has no dropout layer"),
+    (dict(studentnet="small_cnn", dropout_keep_prob=0.5), "--studentnet=small_cnn has no dropout"),
+    (dict(studentnet="inception", dropout_keep_prob=0.0), "--dropout_keep_prob=0.0"),
+    (dict(studentnet="inception", dropout_keep_prob=1.5), "--dropout_keep_prob=1.5"),
+    (dict(studentnet="inception", dropout_keep_prob=float("nan")), "--dropout_keep_prob=nan"),
+])
+def test_bad_dropout_settings_name_the_flag(fields, needle):
+  with pytest.raises(config_lib.ConfigError, match=needle):
+    config_lib.StudentConfig(**fields)
+
+
+def test_dropout_keep_prob_reaches_the_student_layer():
+  from mentornet_tf import students  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.students import resnet  # pylint: disable=g-import-not-at-top
+  cifarnet = students.build_student("inception", 10, (8, 8, 1), seed=0, dropout_keep_prob=0.3)
+  assert cifarnet.get_layer("dropout3").rate == pytest.approx(0.7)
+  default = students.build_student("inception", 10, (8, 8, 1), seed=0)
+  assert default.get_layer("dropout3").rate == pytest.approx(0.2)  # the original's keep 0.8
+  for a, b in zip(default.get_weights(), cifarnet.get_weights()):  # same initial weights
+    np.testing.assert_array_equal(a, b)
+  small = dict(num_residual_units=1, filters=(4, 8, 12, 16), seed=0)
+  plain = resnet.build_resnet(10, (8, 8, 3), **small)
+  dropped = resnet.build_resnet(10, (8, 8, 3), dropout_keep_prob=0.5, **small)
+  assert not any(isinstance(layer, tf.keras.layers.Dropout) or "dropout" in layer.name
+                 for layer in plain.layers)
+  assert dropped.get_layer("dropout").rate == pytest.approx(0.5)
+  for a, b in zip(plain.get_weights(), dropped.get_weights()):
+    np.testing.assert_array_equal(a, b)
+  with pytest.raises(ValueError, match="--dropout_keep_prob=0.5 is invalid"):
+    students.build_student("mlp", 10, (8, 8, 1), dropout_keep_prob=0.5)
+
+
+@pytest.mark.parametrize("name, student, augmentation", [
+    ("forgetting", config_lib.StudentConfig(studentnet="inception", dropout_keep_prob=0.2),
+     "auto"),
+    ("noreg", config_lib.StudentConfig(studentnet="inception", dropout_keep_prob=1.0,
+                                       weight_decay=0.0), "none"),
+])
+def test_forgetting_and_noreg_train_end_to_end(tmp_path, name, student, augmentation):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  config = tiny_config(tmp_path / name, student)
+  config = dataclasses.replace(config, data=dataclasses.replace(config.data,
+                                                                augmentation=augmentation))
+  results = train_lib.run(config)
+  assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
+  saved = json.load(open(os.path.join(config.train_log_dir, "config.json")))
+  assert saved["student"]["dropout_keep_prob"] == student.dropout_keep_prob

@@ -49,12 +49,16 @@ class StudentSpec:
     description: one line for help texts and logs.
     image_size: the native square input side (299 / 224 for the ImageNet-style students, which
       the *_imagenet preprocessing of encoded images resizes to); None: the dataset's shape.
+    dropout_keep_prob: the student's own dropout keep probability, which --dropout_keep_prob
+      replaces (its builder takes `dropout_keep_prob`); None: the student has no dropout, and
+      config.STUDENTS_WITH_DROPOUT does not list it.
   """
   build: Callable[..., keras.Model]
   weight_decay: float
   augmentation: str
   description: str
   image_size: Optional[int] = None
+  dropout_keep_prob: Optional[float] = None
 
   def __post_init__(self):
     if self.augmentation not in names.AUGMENTATIONS:
@@ -68,12 +72,14 @@ STUDENTS = {
     "resnet101": StudentSpec(
         build=resnet.build_resnet, weight_decay=resnet.WEIGHT_DECAY, augmentation="resnet",
         description="original 'resnet101': CIFAR pre-activation wide ResNet, 56 weighted "
-                    "layers, widths 16-160-320-640, ~84.6M parameters"),
+                    "layers, widths 16-160-320-640, ~84.6M parameters",
+        dropout_keep_prob=1.0),
     "inception": StudentSpec(
         build=cifarnet.build_cifarnet, weight_decay=cifarnet.WEIGHT_DECAY,
         augmentation="cifarnet",
         description="original 'inception' = slim CifarNet, ~1.756M parameters; no weight decay "
-                    "as the original ran it (its arg_scope value 0.004 is opt-in)"),
+                    "as the original ran it (its arg_scope value 0.004 is opt-in)",
+        dropout_keep_prob=cifarnet.DROPOUT_KEEP_PROB),
     "mlp": StudentSpec(
         build=small.build_mlp, weight_decay=0.0, augmentation="none",
         description="MLP flatten-256-256-logits (784-256-256-10 on MNIST-5k)"),
@@ -88,12 +94,13 @@ STUDENTS = {
         weight_decay=inception_resnet_v2.WEIGHT_DECAY, augmentation="inception_imagenet",
         description="slim Inception-ResNet-v2 with App. E.1's settings (dropout keep 0.8, BN "
                     "0.9997/0.001, aux head weight 0.4), ~59.2M parameters at 1001 classes",
-        image_size=inception_resnet_v2.IMAGE_SIZE),
+        image_size=inception_resnet_v2.IMAGE_SIZE,
+        dropout_keep_prob=inception_resnet_v2.DROPOUT_KEEP_PROB),
     "resnet50": StudentSpec(
         build=resnet50.build_resnet50, weight_decay=resnet50.WEIGHT_DECAY,
         augmentation="resnet_imagenet",
         description="Model Garden ResNet-50 + dense head, ~25.6M parameters",
-        image_size=resnet50.IMAGE_SIZE),
+        image_size=resnet50.IMAGE_SIZE, dropout_keep_prob=1.0),
 }
 
 
@@ -110,7 +117,8 @@ def get_spec(name: str) -> StudentSpec:
 
 
 def build_student(name: str, num_classes: int, input_shape: Sequence[int],
-                  sync_batch_norm: bool = False, seed: Optional[int] = None) -> keras.Model:
+                  sync_batch_norm: bool = False, seed: Optional[int] = None,
+                  dropout_keep_prob: Optional[float] = None) -> keras.Model:
   """Builds the StudentNet `name`.
 
   Args:
@@ -119,6 +127,8 @@ def build_student(name: str, num_classes: int, input_shape: Sequence[int],
     input_shape: (H, W, C) of one preprocessed image, e.g. (32, 32, 3).
     sync_batch_norm: synchronise batch-norm statistics across replicas (students with BN only).
     seed: initializer (and dropout) seed; None = nondeterministic.
+    dropout_keep_prob: replaces the student's own dropout keep probability (--dropout_keep_prob,
+      the Forgetting baseline); None: the student's own.
 
   Returns:
     A built tf_keras Model: float32 [B, H, W, C] -> logits [B, num_classes] (no softmax).
@@ -134,8 +144,14 @@ def build_student(name: str, num_classes: int, input_shape: Sequence[int],
   if len(shape) != 3 or not all(_is_positive_int(d) for d in shape):
     raise ValueError(f"build_student({name!r}): input_shape must be (height, width, channels) "
                      f"of positive integers, got {input_shape!r}")
+  extra = {}
+  if dropout_keep_prob is not None:
+    if spec.dropout_keep_prob is None:
+      raise ValueError(f"--dropout_keep_prob={dropout_keep_prob!r} is invalid: --studentnet={name} "
+                       "has no dropout layer")
+    extra["dropout_keep_prob"] = float(dropout_keep_prob)
   return spec.build(int(num_classes), tuple(int(d) for d in shape),
-                    sync_batch_norm=bool(sync_batch_norm), seed=seed)
+                    sync_batch_norm=bool(sync_batch_norm), seed=seed, **extra)
 
 
 def _is_positive_int(value) -> bool:

@@ -50,7 +50,8 @@ class LocalResponseNormalization(keras.layers.Layer):
 
 
 def build_cifarnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm: bool = False,
-                   seed: Optional[int] = None, name: str = "inception") -> keras.Model:
+                   seed: Optional[int] = None, name: str = "inception",
+                   dropout_keep_prob: float = DROPOUT_KEEP_PROB) -> keras.Model:
   """Builds CifarNet as the original "inception" StudentNet.
 
   Layers (slim defaults: conv SAME, max pool VALID): conv1 5x5x64 ReLU -> pool1 2x2/2 -> LRN ->
@@ -63,6 +64,7 @@ def build_cifarnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm
     sync_batch_norm: ignored (CifarNet has no batch norm); accepted for a uniform builder API.
     seed: initializer and dropout seed; None = nondeterministic.
     name: the Keras model name.
+    dropout_keep_prob: keep probability of dropout3 (the original's 0.8; --dropout_keep_prob).
 
   Returns:
     A built tf_keras functional Model: [B, H, W, C] float32 -> [B, num_classes] logits.
@@ -93,7 +95,7 @@ def build_cifarnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm
   x = keras.layers.MaxPooling2D(2, 2, padding="valid", name="pool2")(x)
   x = keras.layers.Flatten(name="flatten")(x)
   x = fully_connected(x, 384, "fc3")
-  x = keras.layers.Dropout(1.0 - DROPOUT_KEEP_PROB, seed=next(seeds), name="dropout3")(x)
+  x = keras.layers.Dropout(1.0 - dropout_keep_prob, seed=next(seeds), name="dropout3")(x)
   x = fully_connected(x, 192, "fc4")
   logits = keras.layers.Dense(num_classes, kernel_initializer=trunc_normal(1 / 192.0),
                               bias_initializer="zeros", name="logits")(x)

@@ -139,7 +139,7 @@ def _residual_unit(layers: _Layers, x, in_filters: int, out_filters: int, stride
 def build_resnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm: bool = False,
                  seed: Optional[int] = None, num_residual_units: int = NUM_RESIDUAL_UNITS,
                  filters: Tuple[int, int, int, int] = FILTERS,
-                 name: str = "resnet101") -> keras.Model:
+                 name: str = "resnet101", dropout_keep_prob: float = 1.0) -> keras.Model:
   """Builds the original "resnet101" StudentNet (or a smaller variant of the same design).
 
   Args:
@@ -151,6 +151,9 @@ def build_resnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm: 
     filters: init conv width and the 3 stage widths (the original: 16, 160, 320, 640). The channel
       padding of a shortcut needs every width increase to be even.
     name: the Keras model name.
+    dropout_keep_prob: keep probability of a dropout before the logits (the paper's resnet-101
+      FullModel: 1.0, i.e. none; the Forgetting baseline tunes it). At 1.0 no layer is added, so
+      the network is the original's.
 
   Returns:
     A built tf_keras functional Model: [B, H, W, C] float32 -> [B, num_classes] logits.
@@ -178,5 +181,8 @@ def build_resnet(num_classes: int, input_shape: Sequence[int], sync_batch_norm: 
   x = layers.batch_norm(x, "unit_last_final_bn")
   x = layers.relu(x, "unit_last_relu")
   x = keras.layers.GlobalAveragePooling2D(name="unit_last_global_avg_pool")(x)
+  if dropout_keep_prob < 1.0:  # its own seed: the initializers' seed stream is not consumed
+    x = keras.layers.Dropout(1.0 - dropout_keep_prob, seed=None if seed is None else seed + 7919,
+                             name="dropout")(x)
   logits = layers.logits(x, num_classes)
   return keras.Model(images, logits, name=name)

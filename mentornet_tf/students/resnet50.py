@@ -71,7 +71,8 @@ def _seeded_python_random(seed: Optional[int]):
 
 
 def build_resnet50(num_classes: int, input_shape: Sequence[int], sync_batch_norm: bool = False,
-                   seed: Optional[int] = None, dropout_rate: float = 0.0) -> keras.Model:
+                   seed: Optional[int] = None, dropout_rate: float = 0.0,
+                   dropout_keep_prob: Optional[float] = None) -> keras.Model:
   """The registry builder (students.STUDENTS['resnet50'].build).
 
   Args:
@@ -80,6 +81,7 @@ def build_resnet50(num_classes: int, input_shape: Sequence[int], sync_batch_norm
     sync_batch_norm: synchronised BN across replicas (the Model Garden's use_sync_bn).
     seed: initialization seed (see the module docstring); None = nondeterministic.
     dropout_rate: dropout before the logits (the Model Garden's default: 0).
+    dropout_keep_prob: when given, overrides dropout_rate with 1 - dropout_keep_prob.
 
   Returns:
     A built tf_keras Model (the Model Garden's ClassificationModel): float32 [B, H, W, 3] ->
@@ -94,6 +96,8 @@ def build_resnet50(num_classes: int, input_shape: Sequence[int], sync_batch_norm
   from official.vision.modeling import classification_model
   from official.vision.modeling.backbones import resnet as model_garden_resnet
   # pylint: enable=g-import-not-at-top
+  if dropout_keep_prob is not None:
+    dropout_rate = 1.0 - float(dropout_keep_prob)
   shape = tuple(int(d) for d in input_shape)
   if min(shape[0], shape[1]) < MIN_IMAGE_SIZE:
     raise ValueError(f"resnet50 needs images of at least {MIN_IMAGE_SIZE} x {MIN_IMAGE_SIZE}, "

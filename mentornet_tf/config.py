@@ -142,6 +142,7 @@ class StudentConfig:
   focal_gamma: Optional[float] = None  # new: gamma of loss=focal*; None = DEFAULT_FOCAL_GAMMA
   bootstrap_beta: Optional[float] = None  # new: beta of loss=bootstrap_*; None = Reed's default
   dropout_keep_prob: Optional[float] = None  # new: None = the student's own (Forgetting tunes it)
+  s_model_pretrain_steps: int = 0    # new: > 0 = Goldberger's S-model after that many CE steps
 
   def __post_init__(self):
     _check(self.studentnet in names.STUDENTS, "studentnet", self.studentnet,
@@ -149,6 +150,11 @@ class StudentConfig:
     _check(self.weight_decay is None or (_finite(self.weight_decay) and self.weight_decay >= 0),
            "weight_decay", self.weight_decay, "must be a finite number >= 0")
     _check(self.loss in LOSSES, "loss", self.loss, f"choose one of {', '.join(LOSSES)}")
+    _check(self.s_model_pretrain_steps >= 0, "s_model_pretrain_steps",
+           self.s_model_pretrain_steps, "must be >= 0 (0 = no S-model)")
+    _check(self.s_model_pretrain_steps == 0 or self.loss == "cross_entropy",
+           "s_model_pretrain_steps", self.s_model_pretrain_steps,
+           f"the S-model's channel loss replaces CE; it cannot be combined with --loss={self.loss}")
     if self.dropout_keep_prob is not None:
       _check(_finite(self.dropout_keep_prob) and 0.0 < self.dropout_keep_prob <= 1.0,
              "dropout_keep_prob", self.dropout_keep_prob, "must lie in (0, 1]")
@@ -279,6 +285,9 @@ class TrainConfig:
   def __post_init__(self):
     _check(bool(self.train_log_dir), "train_log_dir", self.train_log_dir,
            "a run directory is required")
+    _check(self.student.s_model_pretrain_steps < self.max_number_of_steps,
+           "s_model_pretrain_steps", self.student.s_model_pretrain_steps,
+           f"the first (CE) phase must end before --max_number_of_steps={self.max_number_of_steps}")
     # The paper's focal loss is itself a curriculum: it must not be applied twice.
     _check(not (self.student.loss.startswith("focal") and self.mentor.weighting == "curriculum"
                 and self.mentor.curriculum == "focal_loss"), "loss", self.student.loss,

@@ -139,6 +139,10 @@ def define_student_flags():
           "in 0.2-0.9; NoReg: 1.0); default the student's own (inception 0.8, "
           "inception_resnet_v2 0.8, resnet101 / resnet50 1.0); refused for students without "
           "dropout (mlp, small_cnn, tiny_cnn).")
+  g.integer("s_model_pretrain_steps", 0, "> 0: Goldberger & Ben-Reuven's S-model: train with CE "
+            "for this many steps, set a K x K noise-adaptation channel from the confusion matrix "
+            "of the student's predictions vs the noisy labels, then train on the channel's "
+            "output (evaluation uses the student's). 0: off.")
   Group("distribution").bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
 
 
@@ -290,7 +294,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
                                        sync_batch_norm=FLAGS.sync_batch_norm,
                                        loss=FLAGS.loss, focal_gamma=FLAGS.focal_gamma,
                                        bootstrap_beta=FLAGS.bootstrap_beta,
-                                       dropout_keep_prob=FLAGS.dropout_keep_prob),
+                                       dropout_keep_prob=FLAGS.dropout_keep_prob,
+                                       s_model_pretrain_steps=FLAGS.s_model_pretrain_steps),
       mentor=mentor_config_from_flags(),
       train_log_dir=FLAGS.train_log_dir, optimizer=FLAGS.optimizer, momentum=FLAGS.momentum,
       learning_rate=FLAGS.learning_rate, lr_schedule=FLAGS.lr_schedule,

@@ -24,6 +24,10 @@ label, CE = -log q_y.
 
 The weighting (MentorNet, curricula, self-paced) always sees plain CE, whatever the loss here:
 its features (loss, loss - moving percentile) are defined on CE.
+
+`NoiseAdaptation` is Goldberger & Ben-Reuven's S-model (2017): a K x K channel on the student's
+softmax, trained on the channel's output after a first phase on plain CE (--s_model_pretrain_steps);
+the student's own (pre-channel) output is what evaluation and export see.
 """
 import tensorflow as tf
 import tf_keras as keras
@@ -95,3 +99,42 @@ def per_example_loss(name, labels, logits, focal_gamma=None, bootstrap_beta=None
   if name == "bootstrap_hard":
     return bootstrap_hard(labels, logits, beta)
   raise ValueError(f"--loss={name!r}: choose one of {', '.join(LOSSES)}")
+
+
+class NoiseAdaptation(keras.layers.Layer):
+  """Goldberger & Ben-Reuven's S-model channel: p(noisy = j | x) = sum_i q_i softmax(W)_ij.
+
+  W [K, K], no bias, no weight decay (not a StudentNet variable); row i of softmax(W) is the
+  probability that true class i is labelled j. Zeros until `initialise_from_confusion` (a uniform
+  channel). Checkpoint path `model/channel/noise_adaptation_w`.
+  """
+
+  def __init__(self, num_classes: int, **kwargs):
+    super().__init__(**kwargs)
+    self.num_classes = int(num_classes)
+    self.w = self.add_weight(name="noise_adaptation_w", shape=(self.num_classes,) * 2,
+                             initializer="zeros", trainable=True)
+
+  def log_noisy_probabilities(self, logits):
+    """log p(noisy = j | x) [B, K] = logsumexp_i(log q_i + log softmax(W)_ij) (stable)."""
+    log_q = tf.nn.log_softmax(logits, axis=-1)
+    log_theta = tf.nn.log_softmax(self.w, axis=-1)
+    return tf.reduce_logsumexp(log_q[:, :, None] + log_theta[None, :, :], axis=1)
+
+  def loss(self, labels, logits):
+    """-log p(noisy = y | x) [B]: the loss on the channel's output."""
+    return -tf.gather(self.log_noisy_probabilities(logits), labels, axis=1, batch_dims=1)
+
+  def initialise_from_confusion(self, predictions, noisy_labels):
+    """W = log(row-normalised C + 1e-8), C[i, j] = #(argmax prediction i, noisy label j)."""
+    self.w.assign(confusion_log_init(predictions, noisy_labels, self.num_classes))
+
+
+def confusion_log_init(predictions, noisy_labels, num_classes):
+  """log(C / rowsum(C) + 1e-8) as float32 [K, K] (numpy; empty rows stay log(1e-8))."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  counts = np.zeros((num_classes, num_classes), np.float64)
+  np.add.at(counts, (np.asarray(predictions, np.int64), np.asarray(noisy_labels, np.int64)), 1.0)
+  rows = counts.sum(axis=1, keepdims=True)
+  normalised = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+  return np.log(normalised + 1e-8).astype(np.float32)

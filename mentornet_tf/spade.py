@@ -133,14 +133,20 @@ class SpadeModel(keras.Model):
                global_batch_size: int, weight_decay: float = 0.0, num_classes: int = 10,
                summary_steps: int = 10, loss: str = "cross_entropy",
                focal_gamma: Optional[float] = None, bootstrap_beta: Optional[float] = None,
-               **kwargs):
+               s_model_pretrain_steps: int = 0, **kwargs):
     """`summary_steps`: the diagnostics are computed at the steps whose pre-increment count is a
     multiple of it (step 0 included) and kept until the next such step. `loss`, `focal_gamma`,
-    `bootstrap_beta`: the training loss (losses.per_example_loss); the weighting sees CE."""
+    `bootstrap_beta`: the training loss (losses.per_example_loss); the weighting sees CE.
+    `s_model_pretrain_steps` > 0: Goldberger's S-model, a noise-adaptation channel
+    (losses.NoiseAdaptation, `self.channel`) whose loss replaces CE from that step on (its W is
+    set from the confusion matrix by a callback at that step); evaluation uses the student."""
     super().__init__(**kwargs)
     self.loss_name = loss
     self.focal_gamma = focal_gamma
     self.bootstrap_beta = bootstrap_beta
+    self.s_model_pretrain_steps = int(s_model_pretrain_steps)
+    self.channel = losses.NoiseAdaptation(num_classes, name="channel") \
+        if self.s_model_pretrain_steps > 0 else None
     self.student = student
     self.weighting = weighting
     self.global_batch_size = int(global_batch_size)
@@ -189,6 +195,9 @@ class SpadeModel(keras.Model):
       training_loss = losses.per_example_loss(  # = per_example_loss for cross_entropy
           self.loss_name, labels, logits, self.focal_gamma, self.bootstrap_beta,
           ce=per_example_loss)
+      if self.channel is not None:  # S-model: the channel's loss once the first phase is over
+        training_loss = tf.where(self.optimizer.iterations >= self.s_model_pretrain_steps,
+                                 self.channel.loss(labels, logits), training_loss)
       weighted_loss = tf.nn.compute_average_loss(
           training_loss * weights, global_batch_size=self.global_batch_size)
       decay = tf.constant(0.0)
@@ -198,6 +207,8 @@ class SpadeModel(keras.Model):
                  * tf.reduce_sum(weights) / self.global_batch_size)
       total_loss = weighted_loss + decay
     variables = self.student.trainable_variables  # never the MentorNet's
+    if self.channel is not None:
+      variables = variables + self.channel.trainable_variables
     gradients = tape.gradient(total_loss, variables)
     gradient_norm = tf.linalg.global_norm(gradients)
     gradients = self._check_finite(gradients, total_loss, gradient_norm, weights)

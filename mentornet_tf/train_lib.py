@@ -122,7 +122,8 @@ def build_model(config: config_lib.TrainConfig, info):
                            weight_decay=weight_decay, num_classes=info.num_classes,
                            summary_steps=config.summary_steps, loss=config.student.loss,
                            focal_gamma=config.student.focal_gamma,
-                           bootstrap_beta=config.student.bootstrap_beta)
+                           bootstrap_beta=config.student.bootstrap_beta,
+                           s_model_pretrain_steps=config.student.s_model_pretrain_steps)
   return model, mentor_metadata
 
 

@@ -275,3 +275,62 @@ def test_forgetting_and_noreg_train_end_to_end(tmp_path, name, student, augmenta
   assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
   saved = json.load(open(os.path.join(config.train_log_dir, "config.json")))
   assert saved["student"]["dropout_keep_prob"] == student.dropout_keep_prob
+
+
+# --- Goldberger & Ben-Reuven's S-model ------------------------------------------------------
+
+def test_s_model_channel_loss_against_numpy():
+  rng = np.random.default_rng(0)
+  w = rng.normal(size=(3, 3)).astype(np.float32)
+  channel = losses.NoiseAdaptation(3)
+  channel.w.assign(w)
+  q = _softmax(LOGITS.astype(np.float64))
+  theta = _softmax(w.astype(np.float64))  # row-softmax
+  reference = -np.log((q @ theta)[np.arange(4), LABELS])
+  np.testing.assert_allclose(channel.loss(tf.constant(LABELS), tf.constant(LOGITS)).numpy(),
+                             reference, rtol=1e-5)
+  assert [v.name for v in channel.trainable_variables] == ["noise_adaptation_w:0"]  # no bias
+
+
+def test_s_model_initialisation_from_a_known_confusion_matrix():
+  predictions = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+  noisy = np.array([0, 0, 0, 1, 1, 2, 2, 2, 0, 2])
+  init = losses.confusion_log_init(predictions, noisy, 4)
+  expected = np.array([[0.75, 0.25, 0, 0], [0, 0.5, 0.5, 0], [0.25, 0, 0.75, 0], [0, 0, 0, 0]])
+  np.testing.assert_allclose(init, np.log(expected + 1e-8), rtol=1e-6)
+  channel = losses.NoiseAdaptation(4)
+  channel.initialise_from_confusion(predictions, noisy)
+  theta = tf.nn.softmax(channel.w, axis=-1).numpy()
+  np.testing.assert_allclose(theta[:3], expected[:3], atol=1e-6)  # softmax(log C) = C per row
+  np.testing.assert_allclose(theta[3], 0.25, atol=1e-6)  # never predicted: a uniform row
+
+
+@pytest.mark.parametrize("fields, flag", [
+    (dict(s_model_pretrain_steps=-1), "--s_model_pretrain_steps=-1"),
+    (dict(s_model_pretrain_steps=3, loss="focal"), "--s_model_pretrain_steps=3"),
+])
+def test_bad_s_model_settings_name_the_flag(fields, flag):
+  with pytest.raises(config_lib.ConfigError, match=flag):
+    config_lib.StudentConfig(**fields)
+
+
+def test_s_model_phase_must_end_before_training_does():
+  with pytest.raises(config_lib.ConfigError, match="--s_model_pretrain_steps=10"):
+    config_lib.TrainConfig(train_log_dir="x", max_number_of_steps=10,
+                           student=config_lib.StudentConfig(s_model_pretrain_steps=10))
+
+
+def test_s_model_two_phases_in_one_run(tmp_path):
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  config = tiny_config(tmp_path / "s_model",
+                       config_lib.StudentConfig(studentnet="mlp", s_model_pretrain_steps=3))
+  results = train_lib.run(config)
+  assert results["steps"] == 6 and np.isfinite(results["final_accuracy"])
+  reader = tf.train.load_checkpoint(os.path.join(config.train_log_dir, "ckpt"))
+  names = [n for n in reader.get_variable_to_shape_map()
+           if "noise_adaptation_w" in n and "OPTIMIZER_SLOT" not in n]
+  assert len(names) == 1, names
+  w = reader.get_tensor(names[0])
+  assert w.shape == (10, 10) and np.all(np.isfinite(w)) and w.min() < -10  # log of a confusion
+  assert not [n for n in reader.get_variable_to_shape_map() if n.startswith("model/student/")
+              and "noise_adaptation" in n]  # not a StudentNet variable: no weight decay

@@ -73,6 +73,11 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
                                           seed=config.seed),
         output_dir=os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
         writer=mentornet_writer, seed=config.seed, verbose=config.verbose if chief else 0))
+  if config.student.s_model_pretrain_steps > 0:
+    from mentornet_tf.training import noise_adaptation  # pylint: disable=g-import-not-at-top
+    result.append(noise_adaptation.ChannelInitialiser(
+        pipeline.build_train_eval_dataset(source or config.data, augmentation),
+        config.student.s_model_pretrain_steps))
   if config.export_weights:
     from mentornet_tf.training import monitoring  # pylint: disable=g-import-not-at-top
     result.append(monitoring.WeightExporter(

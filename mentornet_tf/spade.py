@@ -7,9 +7,9 @@ original student loss (original_code.md §2.3, §10.12-13):
   loss = sum_i v_i CE_i / global_batch + weight_decay * sum ||W||^2 / 2 * sum_i v_i / global_batch
 
 with v a constant (stop-gradient) and the MentorNet frozen. `loss` (losses.py) may replace CE_i
-in the sum by a baseline loss (focal, Reed bootstrapping); the weighting still sees CE_i. Runs per replica under tf.distribute:
-the division by the GLOBAL batch size makes the summed replica gradients equal the single-device
-gradient (stack.md).
+in the sum by a baseline loss (focal, Reed bootstrapping, the S-model's channel loss); the
+weighting still sees CE_i. Runs per replica under tf.distribute: the division by the GLOBAL
+batch size makes the summed replica gradients equal the single-device gradient (stack.md).
 """
 import re
 from typing import Dict, Optional

@@ -334,3 +334,43 @@ def test_s_model_two_phases_in_one_run(tmp_path):
   assert w.shape == (10, 10) and np.all(np.isfinite(w)) and w.min() < -10  # log of a confusion
   assert not [n for n in reader.get_variable_to_shape_map() if n.startswith("model/student/")
               and "noise_adaptation" in n]  # not a StudentNet variable: no weight decay
+
+
+def test_s_model_restart_past_the_switch_keeps_the_checkpointed_channel(tmp_path, monkeypatch):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.training import noise_adaptation  # pylint: disable=g-import-not-at-top
+  calls = []
+  original = noise_adaptation.ChannelInitialiser.initialise
+  monkeypatch.setattr(noise_adaptation.ChannelInitialiser, "initialise",
+                      lambda self: calls.append(1) or original(self))
+  config = tiny_config(tmp_path / "s_model",
+                       config_lib.StudentConfig(studentnet="mlp", s_model_pretrain_steps=3))
+  train_lib.run(config)
+  assert calls == [1]
+  results = train_lib.run(dataclasses.replace(config, max_number_of_steps=9))
+  assert calls == [1] and results["steps"] == 9 and results["resumed_from"]
+
+
+@pytest.mark.parametrize("flags, needle", [
+    ("--loss=focal --focal_gamma=-1", "--focal_gamma=-1.0 is invalid"),
+    ("--loss=bootstrap_soft --bootstrap_beta=1.2", "--bootstrap_beta=1.2 is invalid"),
+    ("--bootstrap_beta=0.8", "--bootstrap_beta=0.8 is invalid: applies to --loss=bootstrap_soft"),
+    ("--loss=hinge", "--loss"),
+    ("--dropout_keep_prob=0.5", "--dropout_keep_prob=0.5 is invalid: --studentnet=mlp has no "
+                                "dropout layer"),
+    ("--weighting=self_paced_baseline --self_paced_growth=-1",
+     "--self_paced_growth=-1.0 is invalid"),
+    ("--s_model_pretrain_steps=40", "--s_model_pretrain_steps=40 is invalid"),
+])
+def test_bad_baseline_flags_exit_2_and_write_nothing(tmp_path, flags, needle):
+  import test_train  # pylint: disable=g-import-not-at-top
+  flagfile = tmp_path / "tiny.flags"
+  flagfile.write_text(test_train.TINY_FLAGS)
+  run_dir = tmp_path / "run"
+  run = test_train._run  # pylint: disable=protected-access
+  result = run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}",
+                "--max_number_of_steps=40", *flags.split()], check=False)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert needle in result.stderr, result.stderr[-2000:]
+  assert not run_dir.exists()

@@ -55,10 +55,17 @@ def train(config: config_lib.TrainConfig, info=None, flags_text: str = "",
 
 
 def fullmodel_config(config: config_lib.TrainConfig) -> config_lib.TrainConfig:
-  """The same run without any weighting (v = 1) into <train_log_dir>_fullmodel."""
+  """The same run without any weighting (v = 1) or baseline into <train_log_dir>_fullmodel.
+
+  FullModel: plain CE, the student's own dropout, no S-model channel (the baselines' flags of
+  WORKSPACE.md are reset; weight decay and augmentation are kept as given).
+  """
   return dataclasses.replace(
       config, train_log_dir=config.train_log_dir.rstrip("/") + "_fullmodel",
-      mentor=dataclasses.replace(config.mentor, weighting="none", update_mentornet_epochs=()))
+      mentor=dataclasses.replace(config.mentor, weighting="none", update_mentornet_epochs=()),
+      student=dataclasses.replace(config.student, loss="cross_entropy", focal_gamma=None,
+                                  bootstrap_beta=None, dropout_keep_prob=None,
+                                  s_model_pretrain_steps=0))
 
 
 def train_and_compare(config: config_lib.TrainConfig, flags_text: str = "") -> Dict[str, Dict]:
@@ -66,9 +73,10 @@ def train_and_compare(config: config_lib.TrainConfig, flags_text: str = "") -> D
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   info = train_lib.validate(config)
   results = {"run": train(config, info, flags_text)}
-  if config.mentor.weighting != "none":
+  fullmodel = fullmodel_config(config)
+  if config.mentor.weighting != "none" or fullmodel.student != config.student:
     print("training FullModel (v = 1) on the same data for comparison ...", flush=True)
-    results["fullmodel"] = train(fullmodel_config(config), info, label="none (FullModel)")
+    results["fullmodel"] = train(fullmodel, info, label="none (FullModel)")
   return results
 
 

@@ -374,3 +374,24 @@ def test_bad_baseline_flags_exit_2_and_write_nothing(tmp_path, flags, needle):
   assert result.returncode == 2, result.stderr[-2000:]
   assert needle in result.stderr, result.stderr[-2000:]
   assert not run_dir.exists()
+
+
+def test_compare_with_fullmodel_resets_the_baselines():
+  from mentornet_tf import train  # pylint: disable=g-import-not-at-top
+  config = config_lib.TrainConfig(
+      train_log_dir="runs/x", max_number_of_steps=100,
+      student=config_lib.StudentConfig(studentnet="inception", loss="bootstrap_soft",
+                                       bootstrap_beta=0.9, dropout_keep_prob=0.3),
+      mentor=config_lib.MentorConfig(weighting="self_paced_baseline"))
+  fullmodel = train.fullmodel_config(config)
+  assert fullmodel.train_log_dir == "runs/x_fullmodel"
+  assert fullmodel.student == config_lib.StudentConfig(studentnet="inception")
+  assert fullmodel.mentor.weighting == "none"
+  s_model = config_lib.StudentConfig(studentnet="mlp", s_model_pretrain_steps=10)
+  assert train.fullmodel_config(dataclasses_replace(config, student=s_model)).student == \
+      config_lib.StudentConfig(studentnet="mlp")
+
+
+def dataclasses_replace(obj, **changes):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  return dataclasses.replace(obj, **changes)

@@ -52,7 +52,10 @@ def define_flags() -> None:
 
 # Fields that may differ between the runs of one row (the seeds and where the run was written).
 _PER_RUN_FIELDS = ("seed", "train_log_dir", "verbose", "data.noise_seed")
-_METHOD_ORDER = ("FullModel", "MentorNet PD", "MentorNet DD")
+_METHOD_ORDER = ("FullModel", "Forgetting", "Self-paced", "Focal", "Reed", "Goldberger",
+                 "MentorNet PD", "MentorNet DD")
+_LOSS_NAMES = {"focal": "Focal", "focal_differentiated": "Focal (differentiated)",
+               "bootstrap_soft": "Reed Soft", "bootstrap_hard": "Reed Hard"}
 
 
 FINISHED = "finished"
@@ -134,6 +137,37 @@ def method_name(mentor: Dict) -> str:
   return text
 
 
+def with_baseline(method: str, student: Dict) -> str:
+  """`method` (method_name) named after the baseline flags of the `student` section, if any.
+
+  FullModel with --loss becomes that loss's name (Focal, Reed Soft, ...; with its gamma or beta
+  when given), with --s_model_pretrain_steps 'Goldberger (S-model)', with --dropout_keep_prob < 1
+  'Forgetting (keep K)'; another method gets ' + <loss>' / ' + dropout keep K'.
+  """
+  if not isinstance(student, dict):
+    return method
+  parts = []
+  loss = student.get("loss") or "cross_entropy"
+  if loss != "cross_entropy":
+    base = _LOSS_NAMES.get(loss, str(loss))
+    name = base
+    for key, symbol in (("focal_gamma", "gamma"), ("bootstrap_beta", "beta")):
+      if isinstance(student.get(key), (int, float)):
+        name = f"{base} ({symbol} {student[key]:g})"
+    parts.append(name)
+  if _is_int(student.get("s_model_pretrain_steps")) and student["s_model_pretrain_steps"] > 0:
+    parts.append("Goldberger (S-model)")
+  keep = student.get("dropout_keep_prob")
+  if isinstance(keep, (int, float)) and keep < 1:
+    parts.append(f"Forgetting (keep {keep:g})" if method == "FullModel" and not parts
+                 else f"dropout keep {keep:g}")
+  if not parts:
+    return method
+  if method == "FullModel":
+    return " + ".join(parts)
+  return " + ".join([method] + parts)
+
+
 def _run_name(path: str) -> str:
   return re.sub(r"_seed\d+$", "", os.path.basename(os.path.normpath(path)))
 
@@ -203,7 +237,7 @@ def read_run(run_dir: str) -> Optional[RunResult]:
   if not _is_int(seed):
     raise ResultsError(f"{config_path}: seed must be an integer, not {seed!r}")
   try:
-    method = method_name(config.get("mentor", {}))
+    method = with_baseline(method_name(config.get("mentor", {})), config.get("student", {}))
   except ValueError as error:
     raise ResultsError(f"{config_path}: {error}") from None
   return RunResult(

@@ -395,3 +395,21 @@ def test_compare_with_fullmodel_resets_the_baselines():
 def dataclasses_replace(obj, **changes):
   import dataclasses  # pylint: disable=g-import-not-at-top
   return dataclasses.replace(obj, **changes)
+
+
+def test_results_table_names_the_baselines():
+  from mentornet_tf import results_table  # pylint: disable=g-import-not-at-top
+  name = results_table.with_baseline
+  assert name("FullModel", {"loss": "cross_entropy"}) == "FullModel"
+  assert name("FullModel", {}) == "FullModel"  # an older config.json
+  assert name("FullModel", {"loss": "focal", "focal_gamma": 3.0}) == "Focal (gamma 3)"
+  assert name("FullModel", {"loss": "bootstrap_soft"}) == "Reed Soft"
+  assert name("FullModel", {"loss": "bootstrap_hard", "bootstrap_beta": 0.8}) == \
+      "Reed Hard (beta 0.8)"
+  assert name("FullModel", {"dropout_keep_prob": 0.2}) == "Forgetting (keep 0.2)"
+  assert name("FullModel", {"dropout_keep_prob": 1.0}) == "FullModel"
+  assert name("FullModel", {"s_model_pretrain_steps": 500}) == "Goldberger (S-model)"
+  assert name("MentorNet PD", {"loss": "focal"}) == "MentorNet PD + Focal"
+  assert results_table.method_name({"weighting": "self_paced_baseline"}) == "Self-paced"
+  rank = results_table._method_rank  # pylint: disable=protected-access
+  assert rank("FullModel") < rank("Forgetting (keep 0.2)") < rank("MentorNet PD")

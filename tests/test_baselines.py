@@ -413,3 +413,21 @@ def test_results_table_names_the_baselines():
   assert results_table.method_name({"weighting": "self_paced_baseline"}) == "Self-paced"
   rank = results_table._method_rank  # pylint: disable=protected-access
   assert rank("FullModel") < rank("Forgetting (keep 0.2)") < rank("MentorNet PD")
+
+
+def test_baseline_flags_reach_config_json(tmp_path):
+  import test_train  # pylint: disable=g-import-not-at-top
+  flagfile = tmp_path / "tiny.flags"
+  flagfile.write_text(test_train.TINY_FLAGS)
+  run_dir = tmp_path / "run"
+  run = test_train._run  # pylint: disable=protected-access
+  run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--max_number_of_steps=4",
+       "--loss=bootstrap_hard", "--bootstrap_beta=0.7", "--weighting=self_paced_baseline",
+       "--self_paced_growth_epochs=20,60", "--self_paced_growth=0.3",
+       "--s_model_pretrain_steps=0"])
+  saved = json.load(open(run_dir / "config.json"))
+  assert saved["student"]["loss"] == "bootstrap_hard" and saved["student"]["bootstrap_beta"] == 0.7
+  assert saved["mentor"]["weighting"] == "self_paced_baseline"
+  assert saved["mentor"]["self_paced_growth_epochs"] == [20, 60]
+  assert saved["mentor"]["self_paced_growth"] == 0.3
+  assert "--loss=bootstrap_hard" in open(run_dir / "flags.txt").read()

@@ -26,6 +26,12 @@ BadInput = errors.BadInput
 RunFailed = errors.RunFailed
 
 
+def one_line(error, limit: int = 400) -> str:
+  """An exception's message on one line, cut at `limit` characters (for an `error:` line)."""
+  text = " ".join(str(error).split())
+  return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def _print_error(message: str) -> None:
   sys.stdout.flush()
   print(f"error: {message}", file=sys.stderr, flush=True)

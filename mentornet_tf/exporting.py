@@ -34,12 +34,11 @@ import glob
 import json
 import os
 import re
-import shutil
-import uuid
 from typing import Dict, Optional, Tuple
 
 import tensorflow as tf
 
+from mentornet_tf import atomic_files
 from mentornet_tf import config as config_lib
 from mentornet_tf import students
 from mentornet_tf.data import augment
@@ -355,23 +354,7 @@ def export_run(train_log_dir: str, output_dir: Optional[str] = None,
     with open(os.path.join(tmp, EXPORT_INFO), "w", encoding="utf-8") as f:
       f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
 
-  _write_atomically(output_dir, write)
+  atomic_files.write_directory(output_dir, write)
   return dict(record, output_dir=output_dir)
 
 
-def _write_atomically(directory: str, write_fn) -> None:
-  """write_fn(tmp) into a temporary sibling, then renames it to `directory` (replacing one)."""
-  parent = os.path.dirname(directory)
-  os.makedirs(parent, exist_ok=True)
-  token = uuid.uuid4().hex[:8]
-  tmp = os.path.join(parent, f".{os.path.basename(directory)}.tmp-{token}")
-  old = os.path.join(parent, f".{os.path.basename(directory)}.old-{token}")
-  try:
-    os.makedirs(tmp)
-    write_fn(tmp)
-    if os.path.isdir(directory):
-      os.rename(directory, old)
-    os.rename(tmp, directory)
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)

@@ -18,6 +18,7 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import atomic_files
 from mentornet_tf import progress as progress_lib
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
@@ -175,18 +176,12 @@ def run(config: config_lib.TrainConfig, info=None, flags_text: str = "") -> Dict
                       config.train_log_dir, lock.stale)
     if distribute.is_chief():
       if flags_text:
-        _write_atomically(os.path.join(config.train_log_dir, "flags.txt"), flags_text)
-      _write_atomically(os.path.join(config.train_log_dir, run_directory.CONFIG_NAME),
+        atomic_files.write_text(os.path.join(config.train_log_dir, "flags.txt"), flags_text)
+      atomic_files.write_text(os.path.join(config.train_log_dir, run_directory.CONFIG_NAME),
                         config.to_json())
     return _train(config, info)
   finally:
     lock.release()
-
-
-def _write_atomically(path: str, text: str) -> None:
-  with open(path + ".tmp", "w") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
 
 
 def _train(config: config_lib.TrainConfig, info) -> Dict:

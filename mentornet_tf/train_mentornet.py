@@ -173,25 +173,13 @@ def _data(curriculum, o):
   return train, test, hparams, {"source": "predefined", "sample_size": o.sample_size}
 
 
-def _one_line(error) -> str:
-  text = " ".join(str(error).split())
-  return text if len(text) <= 400 else text[:400] + " ..."
-
-
-def _load_error_types():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  types = (OSError, ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError)
-  load_error = getattr(storage, "MentorNetLoadError", None)  # once storage defines it
-  return types + ((load_error,) if isinstance(load_error, type) else ())
-
-
 def load_initial_mentornet(path):
   """The MentorNet to continue from; UsageError naming --init_mentornet_dir if it is unusable."""
   try:
     model, _ = storage.load_mentornet(path)
-  except _load_error_types() as error:
+  except storage.LOAD_ERRORS as error:
     raise _usage("init_mentornet_dir", path,
-                 f"no loadable MentorNet there ({_one_line(error)})") from None
+                 f"no loadable MentorNet there ({cli.one_line(error)})") from None
   return model
 
 
@@ -295,7 +283,7 @@ def learn(o, command: Optional[str] = None) -> dict:
     storage.save_mentornet(model, o.train_dir, metadata)
   except (OSError, ValueError) as error:
     raise cli.RunFailed(f"learning finished but --train_dir={o.train_dir!r} could not be "
-                        f"written: {_one_line(error)}") from None
+                        f"written: {cli.one_line(error)}") from None
   print(f"wrote {o.train_dir} (seed {seed}, {metrics['loss']}, {metrics['steps']} steps)")
   print(f"test_mse={metrics['test_mse']:.6g}")
   return metadata

@@ -122,24 +122,12 @@ def validate_flags(o):
   return parse_epochs(o.epoch_ranges), objective_bound
 
 
-def _one_line(error) -> str:
-  text = " ".join(str(error).split())
-  return text if len(text) <= 400 else text[:400] + " ..."
-
-
-def _load_error_types():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  types = (OSError, ValueError, KeyError, TypeError, AssertionError, tf.errors.OpError)
-  load_error = getattr(storage, "MentorNetLoadError", None)  # once storage defines it
-  return types + ((load_error,) if isinstance(load_error, type) else ())
-
-
 def load_model(flag, path):
   """(model, metadata) of the MentorNet at `path`; UsageError naming --flag if it is unusable."""
   try:
     model, metadata = storage.load_mentornet(path)
-  except _load_error_types() as error:
-    raise _usage(flag, path, f"no loadable MentorNet there ({_one_line(error)})") from None
+  except storage.LOAD_ERRORS as error:
+    raise _usage(flag, path, f"no loadable MentorNet there ({cli.one_line(error)})") from None
   bad = [v.name.split(":")[0] for v in model.variables if not np.all(np.isfinite(v.numpy()))]
   if bad:
     raise _usage(flag, path, f"the MentorNet has non-finite weights in {', '.join(bad)}")

@@ -17,11 +17,10 @@ import glob
 import json
 import os
 import re
-import shutil
-import uuid
 
 import tensorflow as tf
 
+from mentornet_tf import atomic_files
 from mentornet_tf.mentor import network
 
 FORMAT = "mentornet_tf"
@@ -65,6 +64,11 @@ class MentorNetLoadError(ValueError):
 
 class MentorNetNotFoundError(MentorNetLoadError, FileNotFoundError):
   """Nothing that could be a MentorNet at the path (also a FileNotFoundError)."""
+
+
+# What loading a damaged or foreign MentorNet can raise, for callers that turn it into a message.
+LOAD_ERRORS = (MentorNetLoadError, OSError, ValueError, KeyError, TypeError, AssertionError,
+               tf.errors.OpError)
 
 
 def _checkpoint(model):
@@ -111,24 +115,7 @@ def save_mentornet(model: network.MentorNet, directory, metadata: dict) -> None:
     with open(os.path.join(tmp, METADATA_FILE), "w", encoding="utf-8") as f:
       f.write(text + "\n")
 
-  _write_atomically(directory, write)
-
-
-def _write_atomically(directory, write_fn):
-  """Runs write_fn(tmp_dir) and renames tmp_dir to directory (moving an old one aside first)."""
-  parent = os.path.dirname(directory)
-  os.makedirs(parent, exist_ok=True)
-  token = uuid.uuid4().hex[:8]
-  tmp = os.path.join(parent, f".{os.path.basename(directory)}.tmp-{token}")
-  old = os.path.join(parent, f".{os.path.basename(directory)}.old-{token}")
-  try:
-    write_fn(tmp)
-    if os.path.exists(directory):
-      os.rename(directory, old)
-    os.rename(tmp, directory)
-  finally:
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+  atomic_files.write_directory(directory, write)
 
 
 def load_mentornet(path):
@@ -427,5 +414,5 @@ def export_saved_model(model: network.MentorNet, directory) -> None:
     raise FileExistsError(f"export_saved_model: {directory} exists and is not a SavedModel; "
                           "refusing to replace it")
   module = _Serving(model)
-  _write_atomically(directory, lambda tmp: tf.saved_model.save(
+  atomic_files.write_directory(directory, lambda tmp: tf.saved_model.save(
       module, tmp, signatures={"serving_default": module.serve}))

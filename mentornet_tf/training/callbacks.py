@@ -14,6 +14,7 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import atomic_files
 
 class StopAtStep(keras.callbacks.Callback):
   """Stops training when the optimizer has taken `max_number_of_steps` steps (original flag)."""
@@ -199,7 +200,4 @@ class ResultTracker(keras.callbacks.Callback):
   def write(self):
     if not self.chief:
       return
-    tmp = self.path + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(self.results, f, indent=2, sort_keys=True)
-    os.replace(tmp, self.path)
+    atomic_files.write_text(self.path, json.dumps(self.results, indent=2, sort_keys=True))

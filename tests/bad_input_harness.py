@@ -58,11 +58,8 @@ def listing(directory: str) -> Dict[str, tuple]:
   return found
 
 
-def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) -> Dict[str, Dict]:
-  """Sets up and runs `cases` of `entry`.
-
-  Returns {case id: {status, stdout, stderr, before, after}}.
-  """
+def _prepare(entry: str, cases: List[Case], base_dir: str) -> Dict:
+  """Writes the cases' inputs and the driver's plan; records each case directory's listing."""
   plan = []
   for case in cases:
     case_dir = os.path.join(base_dir, case.id)
@@ -73,23 +70,69 @@ def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) 
     plan.append({"id": case.id, "cwd": case_dir,
                  "args": [_fill(a, case_dir) for a in case.args],
                  "env": {k: _fill(v, case_dir) for k, v in case.env.items()}})
-  before = {case["id"]: listing(case["cwd"]) for case in plan}
   plan_path = os.path.join(base_dir, f"_{entry}_plan.json")
-  out_path = os.path.join(base_dir, f"_{entry}_results.json")
   with open(plan_path, "w") as f:
     json.dump(plan, f)
+  return {"entry": entry, "plan": plan, "plan_path": plan_path, "base_dir": base_dir,
+          "out_path": os.path.join(base_dir, f"_{entry}_results.json"),
+          "before": {case["id"]: listing(case["cwd"]) for case in plan}}
+
+
+def _start(prepared: Dict) -> subprocess.Popen:
   env = dict(os.environ, PYTHONPATH=REPO)
-  result = subprocess.run([sys.executable, os.path.abspath(__file__), ENTRIES[entry], plan_path,
-                           out_path], cwd=base_dir, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-  if result.returncode != 0 or not os.path.exists(out_path):
-    raise AssertionError(f"the bad-input driver for {entry} failed ({result.returncode}):\n"
-                         f"{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+  # The driver's own output goes to a file, not a pipe: several drivers run at once and a full
+  # pipe that nobody reads yet would block one.
+  with open(prepared["out_path"] + ".log", "w") as log:
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                             ENTRIES[prepared["entry"]], prepared["plan_path"],
+                             prepared["out_path"]], cwd=prepared["base_dir"], env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish(prepared: Dict, process: subprocess.Popen, timeout: int) -> Dict[str, Dict]:
+  try:
+    process.wait(timeout=timeout)
+  except subprocess.TimeoutExpired:
+    process.kill()
+    process.wait()
+  out_path = prepared["out_path"]
+  if process.returncode != 0 or not os.path.exists(out_path):
+    with open(out_path + ".log", errors="replace") as f:
+      output = f.read()
+    raise AssertionError(f"the bad-input driver for {prepared['entry']} failed "
+                         f"({process.returncode}):\n{output[-6000:]}")
   with open(out_path) as f:
     results = json.load(f)
-  for case in plan:
-    results[case["id"]]["before"] = before[case["id"]]
+  for case in prepared["plan"]:
+    results[case["id"]]["before"] = prepared["before"][case["id"]]
     results[case["id"]]["after"] = listing(case["cwd"])
+  return results
+
+
+def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) -> Dict[str, Dict]:
+  """Sets up and runs `cases` of `entry` in one driver process.
+
+  Returns {case id: {status, stdout, stderr, before, after}}.
+  """
+  prepared = _prepare(entry, cases, base_dir)
+  return _finish(prepared, _start(prepared), timeout)
+
+
+def run_all(cases_by_entry: Dict[str, List[Case]], base_dirs: Dict[str, str],
+            timeout: int = 600, parallel: int = 0) -> Dict[str, Dict[str, Dict]]:
+  """`run_cases` for several entry points: setups one after another in this process (they may
+  build TensorFlow models), then up to `parallel` driver processes at a time (default: the CPU
+  count). Returns {entry: {case id: result}}."""
+  parallel = parallel or os.cpu_count() or 1
+  prepared = [_prepare(entry, cases, base_dirs[entry]) for entry, cases in cases_by_entry.items()]
+  results, running = {}, []
+  for item in prepared:
+    while len(running) >= parallel:
+      done = running.pop(0)
+      results[done[0]["entry"]] = _finish(done[0], done[1], timeout)
+    running.append((item, _start(item)))
+  for item, process in running:
+    results[item["entry"]] = _finish(item, process, timeout)
   return results
 
 

@@ -42,10 +42,14 @@ def test_case_ids_are_unique_and_enough():
 
 @pytest.fixture(scope="session")
 def bad_input_results(tmp_path_factory):
+  """All entry points' cases, run once per session: one driver process per entry point, as many
+  at a time as there are CPUs."""
   def results_for(entry):
-    if entry not in _RESULTS:
-      base = str(tmp_path_factory.mktemp(f"bad_{entry}"))
-      _RESULTS[entry] = harness.run_cases(entry, [c for c in CASES if c.entry == entry], base)
+    if not _RESULTS:
+      entries = sorted({case.entry for case in CASES})
+      _RESULTS.update(harness.run_all(
+          {e: [c for c in CASES if c.entry == e] for e in entries},
+          {e: str(tmp_path_factory.mktemp(f"bad_{e}")) for e in entries}))
     return _RESULTS[entry]
   return results_for
 

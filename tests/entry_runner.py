@@ -17,6 +17,13 @@ import os
 import types
 from typing import Optional, Sequence
 
+# The tiny training run the tests share: digits, MLP, 1297 // 64 = 20 steps per epoch.
+TINY_TRAIN_ARGS = ("--dataset_name=digits", "--studentnet=mlp", "--batch_size=64",
+                   "--optimizer=adam", "--learning_rate=0.001", "--lr_schedule=constant",
+                   "--noise_fraction=0.4", "--eval_interval=1", "--save_interval_secs=0",
+                   "--summary_steps=5", "--verbose=0")
+TINY_FLAGS = "\n".join(TINY_TRAIN_ARGS) + "\n"  # the same, as a --flagfile
+
 
 def run_entry(entry: str, args: Sequence[str], cwd: Optional[str] = None,
               check: bool = False) -> types.SimpleNamespace:

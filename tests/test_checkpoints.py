@@ -206,19 +206,7 @@ def test_evaluator_restores_every_student_variable_from_the_newest_readable(tmp_
   assert not os.path.exists(str(tmp_path / "other"))
 
 
-TINY_FLAGS = """
---dataset_name=digits
---studentnet=mlp
---batch_size=64
---optimizer=adam
---learning_rate=0.001
---lr_schedule=constant
---noise_fraction=0.4
---eval_interval=1
---save_interval_secs=0
---summary_steps=5
---verbose=0
-"""
+TINY_FLAGS = entry_runner.TINY_FLAGS
 
 
 def _train(args):

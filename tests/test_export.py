@@ -28,11 +28,9 @@ import entry_runner
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_PD = os.path.join(REPO, "data", "mentornet_models", "mentornet_pd")
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
-TINY_FLAGS = [  # as tests/test_train.py: digits, MLP, 1297 // 64 = 20 steps per epoch
-    "--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optimizer=adam",
-    "--learning_rate=0.001", "--lr_schedule=constant", "--noise_fraction=0.4",
-    "--eval_interval=1", "--save_interval_secs=0", "--summary_steps=5", "--verbose=0",
-    "--max_number_of_steps=40", "--weighting=mentornet", f"--trained_mentornet_dir={SHIPPED_PD}"]
+TINY_FLAGS = [
+    *entry_runner.TINY_TRAIN_ARGS, "--max_number_of_steps=40", "--weighting=mentornet",
+    f"--trained_mentornet_dir={SHIPPED_PD}"]
 
 # Tolerance of exported vs eager tf_keras outputs. The SavedModel runs the same float32 kernels,
 # but as a graph: grappler fuses MatMul + BiasAdd (+ Relu / Tanh) into oneDNN kernels that sum in

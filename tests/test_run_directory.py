@@ -27,9 +27,7 @@ import bad_input_harness
 import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optimizer=adam",
-        "--learning_rate=0.001", "--lr_schedule=constant", "--noise_fraction=0.4",
-        "--eval_interval=1", "--save_interval_secs=0", "--summary_steps=5", "--verbose=0"]
+TINY = list(entry_runner.TINY_TRAIN_ARGS)
 
 
 def _train(args):

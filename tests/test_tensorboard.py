@@ -13,9 +13,8 @@ import pytest
 import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--dataset_name=digits", "--studentnet=mlp", "--batch_size=64", "--optimizer=adam",
-        "--lr_schedule=constant", "--noise_fraction=0.4", "--eval_interval=1",
-        "--save_interval_secs=0", "--summary_steps=5", "--verbose=0", "--max_number_of_steps=40"]
+TINY = [arg for arg in entry_runner.TINY_TRAIN_ARGS if not arg.startswith("--learning_rate")]
+TINY.append("--max_number_of_steps=40")
 TRAIN_TAGS = {
     "loss/total_loss", "loss/orig_loss", "loss/weighted_loss",
     "mentor/percentile_loss", "mentor/loss_moving_percentile", "mentor/dropout_rate",

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -17,44 +16,14 @@ import tensorflow as tf
 import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_FLAGS = """
-# digits, MLP, 1297 // 64 = 20 steps per epoch
---dataset_name=digits
---studentnet=mlp
---batch_size=64
---optimizer=adam
---learning_rate=0.001
---lr_schedule=constant
---noise_fraction=0.4
---eval_interval=1
---save_interval_secs=0
---summary_steps=5
---verbose=0
-"""
+TINY_FLAGS = entry_runner.TINY_FLAGS
 
 
 def _run(args, timeout=None, check=True):
-  """The train command in this process (its real `cli.run(main)` path, fresh flags); returns
-  returncode, stdout and stderr as a subprocess would. Kill/resume tests use real processes."""
+  """The train command in this process (entry_runner.run_entry); kill/resume tests use real
+  processes."""
   del timeout
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from mentornet_tf import cli  # pylint: disable=g-import-not-at-top
-  from mentornet_tf import train  # pylint: disable=g-import-not-at-top
-  train.define_flags()
-  flags.FLAGS.unparse_flags()
-  stdout, stderr = io.StringIO(), io.StringIO()
-  status = 0
-  with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-    try:
-      cli.run(train.main, argv=["train", *args])
-    except SystemExit as exit_:
-      status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-  flags.FLAGS.unparse_flags()
-  result = types.SimpleNamespace(returncode=status, stdout=stdout.getvalue(),
-                                 stderr=stderr.getvalue())
-  if check and result.returncode != 0:
-    raise AssertionError(f"train failed ({result.returncode}):\n{result.stderr[-3000:]}")
-  return result
+  return entry_runner.run_entry("train", args, check=check)
 
 
 @pytest.fixture

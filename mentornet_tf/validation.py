@@ -87,8 +87,13 @@ def validate(config: config_lib.TrainConfig):
   path = config.mentor.trained_mentornet_dir
   if config.mentor.weighting == "mentornet" and path:
     if not (os.path.exists(path) or os.path.exists(path + ".index")):
-      raise bad(f"--trained_mentornet_dir={path!r} does not exist (expected a directory written "
-                "by mentornet_tf.train_mentornet or a TF1 MentorNet checkpoint)")
+      run, _, _ = os.path.normpath(path).rpartition(os.sep + "mentornet_updates" + os.sep)
+      source = (f"; it is learned by the run in {run!r} (MentorNet DD at the epoch its name "
+                "says): run that one first (e.g. the CIFAR-10 flagfile that the CIFAR-100 DD "
+                "flagfile names)") if run else \
+          " (expected a directory written by mentornet_tf.train_mentornet or a TF1 MentorNet " \
+          "checkpoint)"
+      raise bad(f"--trained_mentornet_dir={path!r} does not exist{source}")
     try:
       storage.check_mentornet(path)
     except storage.MentorNetLoadError as error:

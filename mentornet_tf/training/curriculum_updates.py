@@ -26,6 +26,23 @@ from mentornet_tf.mentor import plots
 from mentornet_tf.mentor import storage
 
 
+UPDATES_DIR = "mentornet_updates"  # under the run directory (WORKSPACE.md "Run directory")
+
+
+def learned_mentornet_name(epoch: int) -> str:
+  """The directory name of the MentorNet DD learned at epoch percentage `epoch` (its update's).
+
+  `<train_log_dir>/mentornet_updates/<name>` is loadable with `--trained_mentornet_dir`; the
+  CIFAR-100 DD flagfiles load the one of the matching CIFAR-10 run (paper App. E.3).
+  """
+  return f"mentornet_dd_epoch_{int(epoch):02d}"
+
+
+def student_dump_name(epoch: int) -> str:
+  """The file name of the StudentNet dump taken at epoch percentage `epoch`."""
+  return f"student_dump_epoch_{int(epoch):02d}.txt"
+
+
 def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequence[int]:
   """The step count after which each update happens: the first step of epoch e is ceil(e max/100).
 
@@ -71,9 +88,8 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
                  dump_clean_fraction=float(np.mean(rows[:, 2] == rows[:, 3])))
   if output_dir:
     os.makedirs(output_dir, exist_ok=True)
-    mentor_data.write_student_dump(os.path.join(output_dir, f"student_dump_epoch_{epoch:02d}.txt"),
-                                   rows)
-    storage.save_mentornet(mentornet, os.path.join(output_dir, f"mentornet_dd_epoch_{epoch:02d}"), {
+    mentor_data.write_student_dump(os.path.join(output_dir, student_dump_name(epoch)), rows)
+    storage.save_mentornet(mentornet, os.path.join(output_dir, learned_mentornet_name(epoch)), {
         "curriculum": "data_driven", "learned_at_epoch_percentage": epoch,
         "percentile": percentile, "test_mse": metrics.get("test_mse"),
         "test_accuracy": metrics.get("test_accuracy"),

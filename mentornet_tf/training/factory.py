@@ -71,7 +71,8 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
         fixed_epoch_after_burn_in=mentor.fixed_epoch_after_burn_in,
         learn_config=learning.LearnConfig(max_step_train=mentor.mentornet_learning_steps,
                                           seed=config.seed),
-        output_dir=os.path.join(config.train_log_dir, "mentornet_updates") if chief else "",
+        output_dir=(os.path.join(config.train_log_dir, curriculum_updates.UPDATES_DIR)
+                    if chief else ""),
         writer=mentornet_writer, seed=config.seed, verbose=config.verbose if chief else 0))
   if config.student.s_model_pretrain_steps > 0:
     from mentornet_tf.training import noise_adaptation  # pylint: disable=g-import-not-at-top

@@ -19,6 +19,10 @@ NOISE_TYPES = ("uniform", "flip", "pairflip")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
 PERCENTILE_SCOPES = ("replica", "global")
+# How the StudentNet is run for the MentorNet DD dump (Step 6): inference (BN moving statistics,
+# no dropout, eval preprocessing) or training (BN batch statistics, dropout, the training
+# augmentation: the losses SPADE feeds the MentorNet, as the original's dump built the network).
+DD_DUMP_MODES = ("inference", "training")
 WEIGHTING_MODES = ("none", "mentornet", "curriculum", "self_paced_baseline")
 # The StudentNet's training loss (mentornet_tf/losses.py, which imports TensorFlow; a test keeps
 # both equal): plain CE, or a baseline loss of the paper (App. E).
@@ -195,6 +199,7 @@ class MentorConfig:
   update_mentornet_epochs: Tuple[int, ...] = ()  # new: Step 6 re-learning epochs, e.g. (21, 75)
   dd_percentile: float = 0.0         # new: DD loss_diff percentile (0 = 100 * loss_p_percentile)
   mentornet_learning_steps: int = 30000  # new: Adam steps when learning DD (original: 30k)
+  dd_dump_mode: str = "inference"    # new: the DD dump's student mode, a DD_DUMP_MODES
   # new: weighting=self_paced_baseline (v = 1[loss <= lambda], lambda grown by
   # self_paced_growth at each of these epoch percentages; mentor/weighting/self_paced.py)
   self_paced_growth_epochs: Tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
@@ -217,6 +222,8 @@ class MentorConfig:
              f"burn-in (epoch <= --burn_in_epoch - 1 = {self.burn_in_epoch - 1})")
     _check(0.0 <= self.dd_percentile <= 100.0, "dd_percentile", self.dd_percentile,
            "must lie in [0, 100]")
+    _check(self.dd_dump_mode in DD_DUMP_MODES, "dd_dump_mode", self.dd_dump_mode,
+           f"choose one of {', '.join(DD_DUMP_MODES)}")
     for epoch in self.self_paced_growth_epochs:
       _check(0 < epoch < 100, "self_paced_growth_epochs", self.self_paced_growth_epochs,
              "each epoch percentage must lie in (0, 100)")
@@ -271,6 +278,7 @@ class TrainConfig:
   learning_rate_decay_factor: float = 0.1  # original flag (exponential schedule)
   num_epochs_per_decay: float = 50.0  # original flag (exponential schedule, real epochs)
   max_number_of_steps: int = 39000   # original flag; also the epoch-percentage denominator
+  train_epochs: float = 0.0          # new: > 0 sets max_number_of_steps from epochs (see below)
   steps_per_epoch: int = 0           # new: 0 = num_train // batch_size (see steps_per_epoch())
   save_summaries_secs: int = SAVE_SUMMARIES_SECS  # original flag; only its default (summary_steps)
   save_interval_secs: int = 1200     # original flag: checkpoint period
@@ -318,6 +326,8 @@ class TrainConfig:
     _check(self.max_number_of_steps >= 1, "max_number_of_steps", self.max_number_of_steps,
            "must be >= 1")
     _check(self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "must be >= 0")
+    _check(_finite(self.train_epochs) and self.train_epochs >= 0, "train_epochs",
+           self.train_epochs, "must be a finite number >= 0 (0 = use --max_number_of_steps)")
     _check(self.eval_interval >= 0, "eval_interval", self.eval_interval,
            "must be >= 0 (0 = evaluate only at the end)")
     # Summaries are written every `summary_steps` steps (step-exact, comparable across runs and
@@ -351,6 +361,20 @@ def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
   epoch of floor(N / B) steps sees each example at most once.
   """
   return config.steps_per_epoch or max(1, num_train // config.data.batch_size)
+
+
+def resolve_train_epochs(config: TrainConfig, num_train: int) -> TrainConfig:
+  """The config with `max_number_of_steps` = ceil(train_epochs * steps_per_epoch) when
+  `train_epochs` > 0 (else unchanged).
+
+  The paper states its large-scale schedules in epochs (App. E.1: 1M steps at batch 32 on
+  ImageNet = 25 epochs); a flagfile that says `--train_epochs=25` trains 25 epochs whatever the
+  global batch (the number of workers) is. The result is what config.json records.
+  """
+  if config.train_epochs <= 0:
+    return config
+  steps = max(1, math.ceil(config.train_epochs * steps_per_epoch(config, num_train)))
+  return dataclasses.replace(config, max_number_of_steps=steps)
 
 
 def epochs_for(max_number_of_steps: int, steps_per_epoch: int) -> int:

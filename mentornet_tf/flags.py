@@ -15,6 +15,7 @@ import types
 from typing import Callable, Dict, List
 
 from absl import flags
+from absl import logging
 
 from mentornet_tf import config as config_lib
 from mentornet_tf import names
@@ -177,6 +178,10 @@ def define_mentor_flags():
   g.float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's loss_diff is "
           "taken against (0 = 100 * --loss_p_percentile).")
   g.integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
+  g.enum("dd_dump_mode", "inference", config_lib.DD_DUMP_MODES,
+         "How the StudentNet is run for the MentorNet DD dump: inference (BN moving statistics, "
+         "no dropout, no augmentation) or training (BN batch statistics, dropout and the "
+         "training augmentation, as the train step; no state changes).")
   g.list("self_paced_growth_epochs", [str(e) for e in range(10, 100, 10)],
          "--weighting=self_paced_baseline: epoch percentages at which lambda grows.")
   g.float("self_paced_growth", 0.2, "--weighting=self_paced_baseline: relative growth of lambda "
@@ -198,6 +203,8 @@ def define_train_flags():
   g.float("num_epochs_per_decay", 50, "Exponential schedule period in epochs.")
   g.integer("max_number_of_steps", 39000, "Training steps; also the denominator of the epoch "
             "percentage fed to MentorNet.")
+  g.float("train_epochs", 0, "> 0: train this many epochs: --max_number_of_steps = ceil(epochs * "
+          "steps per epoch of the global batch). An explicit --max_number_of_steps wins.")
   g.integer("steps_per_epoch", 0, "Steps per Keras epoch; 0 = num_train // batch.")
   g.integer("eval_interval", 1, "Evaluate on the clean test split every N epochs.")
   g.integer("seed", 0, "Initialisation, shuffling and example dropout seed.")
@@ -280,9 +287,20 @@ def mentor_config_from_flags() -> config_lib.MentorConfig:
       update_mentornet_epochs=config_lib.parse_int_list(
           ",".join(FLAGS.update_mentornet_epochs), "update_mentornet_epochs"),
       dd_percentile=FLAGS.dd_percentile, mentornet_learning_steps=FLAGS.mentornet_learning_steps,
+      dd_dump_mode=FLAGS.dd_dump_mode,
       self_paced_growth_epochs=config_lib.parse_int_list(
           ",".join(FLAGS.self_paced_growth_epochs), "self_paced_growth_epochs"),
       self_paced_growth=FLAGS.self_paced_growth)
+
+
+def _train_epochs() -> float:
+  """--train_epochs, or 0 when --max_number_of_steps is also given (e.g. a 2-step smoke test of
+  a flagfile that says --train_epochs): the explicit step count wins, with a warning."""
+  if FLAGS.train_epochs > 0 and FLAGS["max_number_of_steps"].present:
+    logging.warning("--max_number_of_steps=%d given: --train_epochs=%g is ignored",
+                    FLAGS.max_number_of_steps, FLAGS.train_epochs)
+    return 0.0
+  return FLAGS.train_epochs
 
 
 def train_config_from_flags() -> config_lib.TrainConfig:
@@ -304,7 +322,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
       learning_rate_decay_factor=FLAGS.learning_rate_decay_factor,
       num_epochs_per_decay=FLAGS.num_epochs_per_decay,
       max_number_of_steps=FLAGS.max_number_of_steps, steps_per_epoch=FLAGS.steps_per_epoch,
-      save_summaries_secs=FLAGS.save_summaries_secs, save_interval_secs=FLAGS.save_interval_secs,
+      train_epochs=_train_epochs(), save_summaries_secs=FLAGS.save_summaries_secs,
+      save_interval_secs=FLAGS.save_interval_secs,
       summary_steps=FLAGS.summary_steps, eval_interval=FLAGS.eval_interval, seed=FLAGS.seed,
       strategy=FLAGS.strategy, num_replicas_cpu=FLAGS.num_replicas_cpu,
       export_weights=FLAGS.export_weights, verbose=FLAGS.verbose)

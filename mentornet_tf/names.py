@@ -25,7 +25,10 @@ STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "par
 # Training augmentations ('resnet': pad + crop + flip + standardize; 'cifarnet': pad 8 + crop +
 # flip + standardize; 'standardize' only; 'none': images as stored; 'inception_imagenet': slim's
 # Inception crop/flip/colour, [-1, 1]; 'resnet_imagenet': the Model Garden's crop/flip, mean/std).
-AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none", "inception_imagenet",
-                 "resnet_imagenet")
+# '*_imagenet_eval': the evaluation transform (centre crop, resize) at training too: Table 4's
+# NoReg, "no data augmentation".
+IMAGENET_AUGMENTATIONS = ("inception_imagenet", "resnet_imagenet", "inception_imagenet_eval",
+                          "resnet_imagenet_eval")
+AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none") + IMAGENET_AUGMENTATIONS
 # --augmentation also takes 'auto': the student's own (students.STUDENTS[name].augmentation).
 AUGMENTATION_CHOICES = ("auto",) + AUGMENTATIONS

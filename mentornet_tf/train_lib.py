@@ -160,6 +160,7 @@ def run(config: config_lib.TrainConfig, info=None, flags_text: str = "") -> Dict
   step.
   """
   info = info or validate(config)
+  config = config_lib.resolve_train_epochs(config, info.num_train)  # --train_epochs -> steps
   run_directory.check_restart(config)  # read-only: refuse before the directory is touched
   prepare_run_directory(config.train_log_dir)
   try:

@@ -109,6 +109,14 @@ def is_random(augmentation: str, training: bool) -> bool:
                                        "resnet_imagenet")
 
 
+def imagenet_style(augmentation: str, training: bool):
+  """(style 'inception' | 'resnet', whether to augment) of an ImageNet-style augmentation, or
+  None for the others. The `*_imagenet_eval` variants train on the evaluation transform."""
+  if augmentation not in names.IMAGENET_AUGMENTATIONS:
+    return None
+  return augmentation.split("_")[0], training and not augmentation.endswith("_eval")
+
+
 def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
   """The per-example function `fn(image, seed=None) -> float32 image` of an augmentation mode.
 
@@ -126,11 +134,11 @@ def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
   if augmentation not in names.AUGMENTATIONS:
     raise ValueError(f"augmentation={augmentation!r} is invalid: choose one of "
                      f"{', '.join(names.AUGMENTATIONS)}")
-  if augmentation in ("inception_imagenet", "resnet_imagenet"):
+  if imagenet_style(augmentation, training):
     # Crop, flip (and colour) then resize back to the input's size; encoded ImageNet images go
     # through data/preprocess_imagenet.py directly with the student's image size.
     from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
-    return preprocess_imagenet.preprocess_fn(augmentation.split("_")[0], training)
+    return preprocess_imagenet.preprocess_fn(*imagenet_style(augmentation, training))
   if augmentation == "none":
     return lambda image, seed=None: scale_unit(image)
   if not training or augmentation == "standardize":

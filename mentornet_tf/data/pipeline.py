@@ -92,9 +92,10 @@ def _encoded_fn(source: sources.Source, augmentation: str, training: bool):
   images.
   """
   size = int(source.image_shape[0])
-  if augmentation in ("inception_imagenet", "resnet_imagenet"):
+  if augment.imagenet_style(augmentation, training):
     from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
-    return preprocess_imagenet.preprocess_fn(augmentation.split("_")[0], training, image_size=size)
+    return preprocess_imagenet.preprocess_fn(*augment.imagenet_style(augmentation, training),
+                                             image_size=size)
   transform = augment.preprocess_fn(augmentation, training)
 
   def fn(encoded, seed=None):
@@ -222,13 +223,43 @@ def build_eval_dataset(data: Data, augmentation: str, split: str = "test",
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
 
 
-def build_train_eval_dataset(data: Data, augmentation: str,
-                             batch_size: Optional[int] = None) -> tf.data.Dataset:
-  """The TRAINING split in id order, finite, eval preprocessing, noisy 'label' and 'clean_label'.
+# The second word of the [2] seed of a training-mode dump's augmentation (the training stream
+# uses its pipeline index there, 0..n-1): the dump's draws are not the stream's.
+_DUMP_AUGMENTATION_STREAM = -1
+
+
+def build_train_eval_dataset(data: Data, augmentation: str, batch_size: Optional[int] = None,
+                             training: bool = False, seed: int = 0) -> tf.data.Dataset:
+  """The TRAINING split in id order, finite, noisy 'label' and 'clean_label'.
 
   Used for StudentNet loss dumps (MentorNet DD data) and per-example weight export.
+  `training`: the training augmentation of `augmentation` (random crop, flip, ...) instead of
+  its evaluation transform, drawn per example from (seed, id) (the MentorNet DD dump of
+  `--dd_dump_mode=training`, as the train step sees the examples); else the evaluation
+  preprocessing.
   """
-  return build_eval_dataset(data, augmentation, split="train", batch_size=batch_size)
+  if not training:
+    return build_eval_dataset(data, augmentation, split="train", batch_size=batch_size)
+  source = sources.as_source(data)
+  preprocess = augment.preprocess_fn(augmentation, training=True)
+  dataset = source.open("train")
+  if source.encoded:
+    encoded_fn = _encoded_fn(source, augmentation, training=True)
+    dataset = dataset.map(lambda example: dict(example, image=encoded_fn(
+        example["image"], seed=preprocess_imagenet_seed(seed, example["id"], 0))),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    preprocess = None
+  elif augment.is_random(augmentation, training=True):
+    base_seed = tf.constant([seed, _DUMP_AUGMENTATION_STREAM], tf.int64)
+    dataset = dataset.map(lambda example: dict(example, image=preprocess(
+        example["image"], seed=tf.random.experimental.stateless_fold_in(base_seed,
+                                                                         example["id"]))),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+    preprocess = None
+  dataset = dataset.batch(batch_size or source.config.batch_size)
+  dataset = dataset.map(_finish_fn(source, "train", preprocess),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+  return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
 
 
 def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:

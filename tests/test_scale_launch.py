@@ -1,0 +1,94 @@
+"""The large-scale launches: lengths in epochs (--train_epochs), the ImageNet flagfiles, and
+`imagenet_40.flags` training two steps on a tiny prepared ImageNet."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mentornet_tf import config as config_lib
+import entry_runner
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+IMAGENET_TRAIN = 1281167  # ILSVRC2012 training images
+
+
+def test_train_epochs_sets_the_steps_from_the_global_batch():
+  # App. E.1: 1M steps at batch 32 = 25 epochs; 40,036 steps per epoch, 10 epochs ~ 400k steps.
+  one_worker = config_lib.TrainConfig(train_log_dir="r", train_epochs=25,
+                                      data=config_lib.DataConfig(batch_size=32))
+  resolved = config_lib.resolve_train_epochs(one_worker, IMAGENET_TRAIN)
+  assert config_lib.steps_per_epoch(one_worker, IMAGENET_TRAIN) == 40036
+  assert resolved.max_number_of_steps == 25 * 40036 == 1000900
+  # 16 synchronous replicas of 32: the same 25 epochs in 1/16 of the steps.
+  sixteen = config_lib.TrainConfig(train_log_dir="r", train_epochs=25,
+                                   data=config_lib.DataConfig(batch_size=512))
+  assert config_lib.resolve_train_epochs(sixteen, IMAGENET_TRAIN).max_number_of_steps == \
+      int(np.ceil(25 * (IMAGENET_TRAIN // 512)))
+  # Fractional epochs round up to whole steps; 0 leaves the configured steps alone.
+  half = config_lib.TrainConfig(train_log_dir="r", train_epochs=12.5,
+                                data=config_lib.DataConfig(batch_size=32))
+  assert config_lib.resolve_train_epochs(half, IMAGENET_TRAIN).max_number_of_steps == 500450
+  plain = config_lib.TrainConfig(train_log_dir="r", max_number_of_steps=7)
+  assert config_lib.resolve_train_epochs(plain, 1000) is plain
+  with pytest.raises(config_lib.ConfigError, match="train_epochs"):
+    config_lib.TrainConfig(train_log_dir="r", train_epochs=-1)
+
+
+def _imagenet_config(*extra):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import train  # pylint: disable=g-import-not-at-top
+  train.define_flags()
+  cwd = os.getcwd()
+  os.chdir(REPO)
+  try:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["train", "--flagfile=launch/imagenet_40.flags", *extra])
+    return flags_lib.train_config_from_flags()
+  finally:
+    flags.FLAGS.unparse_flags()
+    os.chdir(cwd)
+
+
+def test_imagenet_40_is_the_papers_protocol_and_an_explicit_step_count_wins():
+  config = _imagenet_config()
+  assert (config.data.dataset_name, config.student.studentnet, config.data.batch_size) == (
+      "imagenet2012", "inception_resnet_v2", 32)
+  assert (config.optimizer, config.momentum, config.learning_rate, config.lr_schedule,
+          config.num_epochs_per_decay, config.learning_rate_decay_factor) == (
+              "momentum", 0.9, 0.05, "exponential", 10, 0.1)
+  assert (config.train_epochs, config.data.noise_fraction, config.mentor.weighting) == (
+      25, 0.4, "mentornet")
+  smoke = _imagenet_config("--max_number_of_steps=2")
+  assert (smoke.train_epochs, smoke.max_number_of_steps) == (0, 2)
+
+
+def _tiny_imagenet(data_dir):
+  """A prepared tfds imagenet2012 of 8 + 4 JPEGs of varied sizes (as tests/test_tfds_sources)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  import test_tfds_sources  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  images = lambda n, h, w: rng.integers(0, 256, size=(n, h, w, 3)).astype(np.uint8)
+  train = (images(8, 90, 110), rng.integers(0, 1000, 8).astype(np.int64))
+  test = (images(4, 100, 80), rng.integers(0, 1000, 4).astype(np.int64))
+  test_tfds_sources._prepare(  # pylint: disable=protected-access
+      data_dir, "imagenet2012", "5.1.0",
+      tfds.features.Image(shape=(None, None, 3), encoding_format="jpeg"), train, test, 1000,
+      test_split="validation")
+
+
+@pytest.mark.slow
+def test_imagenet_40_flagfile_trains_two_steps_on_a_tiny_imagenet(tmp_path):
+  data_dir, run_dir = tmp_path / "tfds", tmp_path / "run"
+  _tiny_imagenet(data_dir)
+  result = entry_runner.run_entry("train", [
+      "--flagfile=launch/imagenet_40.flags", f"--data_dir={data_dir}", "--image_size=75",
+      "--batch_size=4", "--max_number_of_steps=2", "--eval_interval=0", "--verbose=0",
+      f"--train_log_dir={run_dir}"], cwd=REPO)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.load(open(run_dir / "results.json"))
+  assert results["status"] == "finished" and results["steps"] == 2
+  saved = json.load(open(run_dir / "config.json"))
+  assert (saved["max_number_of_steps"], saved["student"]["studentnet"]) == (
+      2, "inception_resnet_v2")

@@ -423,6 +423,17 @@ def test_launch_parameter_server_dry_run():
   assert configs == [{"cluster": cluster, "task": {"type": t, "index": i}} for t, i in expected]
   assert all("--strategy=parameter_server" in command for command in commands)
   assert "LAUNCH=setsid bash -c <COMMAND>" in proc.stdout
+  assert "CUDA_VISIBLE_DEVICES" not in proc.stdout  # default: every task sees every GPU
+
+
+def test_launch_gives_each_worker_task_one_gpu_of_its_host():
+  proc, _, commands = _dry_run(
+      "launch_parameter_server.sh", "--hosts=c,p1,w1,w1,w1,w2", "--num_ps=1",
+      "--gpus_per_host=2", "--flagfile=launch/mnist5k_40.flags", "--launcher=local", "--dry_run")
+  assert proc.returncode == 0, proc.stderr
+  gpus = [re.search(r"CUDA_VISIBLE_DEVICES=(\d+)", command) for command in commands]
+  # chief and ps keep every GPU; w1's three workers get 0, 1, 0 (mod 2); w2's first gets 0.
+  assert [g.group(1) if g else None for g in gpus] == [None, None, "0", "1", "0", "0"]
 
 
 @pytest.mark.parametrize("args, message", [

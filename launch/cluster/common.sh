@@ -10,6 +10,7 @@ HOSTFILE=""
 FLAGFILE=""
 PORT=2222
 NUM_PS=1
+GPUS_PER_HOST=0
 WORKDIR="${REPO_DIR}"
 PYTHON_BIN="python3"
 LAUNCHER="ssh"
@@ -26,6 +27,9 @@ usage: $(basename "$0") (--hosts=H1,H2,... | --hostfile=FILE) --flagfile=FILE [o
   --hostfile=FILE    the same, one or more a line; '#' starts a comment
   --flagfile=FILE    training flagfile, a path valid in --workdir on every host
   --port=N           port of hosts given without one (default 2222; repeats count up)
+  --gpus_per_host=N  one GPU per worker task: the k-th worker task listed on a host gets
+                     CUDA_VISIBLE_DEVICES=k mod N (other tasks see every GPU; default 0: all
+                     tasks see every GPU, one multi-GPU task per host)
 ${USAGE_EXTRA}  --workdir=DIR      directory of the checkout on every host (default: this checkout)
   --python=BIN       python with mentornet_tf installed, on every host (default python3)
   --launcher=KIND    ssh (default) or local (every task on this machine, for tests)
@@ -49,6 +53,7 @@ parse_args() {
       --hostfile=*) HOSTFILE="${1#*=}" ;;
       --flagfile=*) FLAGFILE="${1#*=}" ;;
       --port=*) PORT="${1#*=}" ;;
+      --gpus_per_host=*) GPUS_PER_HOST="${1#*=}" ;;
       --num_ps=*)
         [[ "${MODE}" == "parameter_server" ]] || die "--num_ps is for launch_parameter_server.sh"
         NUM_PS="${1#*=}" ;;
@@ -70,6 +75,8 @@ parse_args() {
     die "--launcher=${LAUNCHER} is invalid: choose ssh or local"
   [[ "${PORT}" =~ ^[0-9]+$ ]] || die "--port=${PORT} is invalid: expected a number"
   [[ "${NUM_PS}" =~ ^[0-9]+$ ]] || die "--num_ps=${NUM_PS} is invalid: expected a number"
+  [[ "${GPUS_PER_HOST}" =~ ^[0-9]+$ ]] || \
+    die "--gpus_per_host=${GPUS_PER_HOST} is invalid: expected a number"
   if [[ "${DRY_RUN}" == 0 && "${LAUNCHER}" == "local" && ! -f "${WORKDIR}/${FLAGFILE}" && \
         ! -f "${FLAGFILE}" ]]; then
     die "--flagfile=${FLAGFILE} does not exist (relative paths are read in --workdir)"
@@ -88,9 +95,10 @@ shell_quote() {
 
 # The shell command that runs one task on its host.
 task_command() {
-  local tf_config="$1"
+  local tf_config="$1" gpu="${2:-}"
   local cmd flag
   cmd="cd $(shell_quote "${WORKDIR}") && exec env TF_CONFIG=$(shell_quote "${tf_config}")"
+  [[ -z "${gpu}" ]] || cmd+=" CUDA_VISIBLE_DEVICES=${gpu}"
   cmd+=" $(shell_quote "${PYTHON_BIN}") -m mentornet_tf.train"
   cmd+=" --flagfile=$(shell_quote "${FLAGFILE}") --strategy=${STRATEGY}"
   for flag in "${EXTRA_FLAGS[@]}"; do
@@ -127,9 +135,15 @@ start_tasks() {
   fi
   echo "# ${STRATEGY}: $(echo "${tasks}" | wc -l) tasks, logs in ${LOG_DIR}"
   [[ "${DRY_RUN}" == 1 ]] || mkdir -p "${LOG_DIR}"
-  local job index host tf_config cmd
+  local job index host tf_config cmd gpu
+  declare -A workers_on_host=()
   while IFS=$'\t' read -r job index host tf_config; do
-    cmd="$(task_command "${tf_config}")"
+    gpu=""
+    if [[ "${GPUS_PER_HOST}" -gt 0 && "${job}" == "worker" ]]; then
+      gpu=$(( ${workers_on_host[${host}]:-0} % GPUS_PER_HOST ))
+      workers_on_host[${host}]=$(( ${workers_on_host[${host}]:-0} + 1 ))
+    fi
+    cmd="$(task_command "${tf_config}" "${gpu}")"
     echo "# ${job}:${index} on ${host}"
     echo "TF_CONFIG=${tf_config}"
     echo "COMMAND=${cmd}"

@@ -26,6 +26,7 @@ import mentornet_tf  # noqa: F401  (first: selects tf_keras before TensorFlow is
 from mentornet_tf.mentor import curricula
 from mentornet_tf.mentor import mentor_data
 from mentornet_tf.mentor import storage
+from mentornet_tf.mentor import tf1_checkpoints
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -85,7 +86,8 @@ def main(argv=None):
     shapes = tf.train.load_checkpoint(metadata["checkpoint"]).get_variable_to_shape_map()
     print(f"TF1 checkpoint {metadata['checkpoint']}: {len(shapes)} variables")
     for name in sorted(shapes):
-      used = "" if name in storage.TF1_VARIABLES or name in storage._TF1_ALIASES else "  (unused)"
+      known = name in tf1_checkpoints.TF1_VARIABLES or name in tf1_checkpoints.TF1_ALIASES
+      used = "" if known else "  (unused)"
       print(f"  {name:60s} {list(shapes[name])}{used}")
     if "global_step" in metadata:
       print(f"global_step: {metadata['global_step']}")

@@ -51,7 +51,8 @@ def standardize(image: tf.Tensor) -> tf.Tensor:
 
 
 def scale_unit(image: tf.Tensor) -> tf.Tensor:
-  """x / 255: pixels in [0, 1] for the MLP path. [H, W, C] or [B, H, W, C] -> float32, same shape."""
+  """x / 255: pixels in [0, 1] for the MLP path. [H, W, C] or [B, H, W, C] -> float32, same
+  shape."""
   return _as_float(image) / 255.0
 
 

@@ -40,7 +40,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from mentornet_tf.data import sources
+from mentornet_tf.data import source_base
 from mentornet_tf.data.tfrecords import CorruptDataError, LabelRangeError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -92,12 +92,12 @@ def parse_list(list_path: str, num_classes: int, classes_what: str, prefix: str 
     keep: optional predicate on the label; the other lines are skipped (webvision_mini).
 
   Raises:
-    sources.DataNotFoundError: the list file is missing.
+    source_base.DataNotFoundError: the list file is missing.
     CorruptDataError: a malformed line (names the file and line).
     LabelRangeError: a label outside [0, num_classes) (names the file and line).
   """
   if not _exists(list_path):
-    raise sources.DataNotFoundError(f"the image list {list_path} does not exist")
+    raise source_base.DataNotFoundError(f"the image list {list_path} does not exist")
   entries = []
   for number, line in enumerate(_read_lines(list_path), start=1):
     text = line.strip()
@@ -125,11 +125,11 @@ def _check_images(root: str, entries: Sequence[Entry]) -> None:
   if missing:
     first = missing[0]
     more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
-    raise sources.DataNotFoundError(
+    raise source_base.DataNotFoundError(
         f"{first.where}: the image {os.path.join(root, first.path)} does not exist{more}")
 
 
-class ImageFileSplit(sources.Split):
+class ImageFileSplit(source_base.Split):
   """Encoded image files with their labels, in id order (entries sorted by relative path)."""
 
   format = "files"
@@ -163,7 +163,7 @@ class ImageFileSplit(sources.Split):
         self.read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-class ImageFileSource(sources.Source):
+class ImageFileSource(source_base.Source):
   """Base of the encoded-image sources: image shape (image_size, image_size, 3)."""
 
   encoded = True
@@ -173,7 +173,7 @@ class ImageFileSource(sources.Source):
     self.image_shape = (config.image_size, config.image_size, 3)
     self.root = config.data_dir
     if not self.root or not _isdir(self.root):
-      raise sources.DataNotFoundError(
+      raise source_base.DataNotFoundError(
           f"--data_dir={self.root!r} is not a directory: --dataset_name={self.name} reads its "
           f"images from there")
 
@@ -210,8 +210,8 @@ class FolderSource(ImageFileSource):
     train = os.path.join(self.root, "train")
     self._names = self._classes(train)
     if not self._names:
-      raise sources.DataNotFoundError(f"{train}: no class folders found (expected "
-                                      f"{train}/<class>/<image>)")
+      raise source_base.DataNotFoundError(f"{train}: no class folders found (expected "
+                                          f"{train}/<class>/<image>)")
     self.num_classes = len(self._names)
 
   @property
@@ -229,8 +229,8 @@ class FolderSource(ImageFileSource):
     for name in _TEST_DIRS:
       if _isdir(os.path.join(self.root, name)):
         return os.path.join(self.root, name)
-    raise sources.DataNotFoundError(f"--data_dir={self.root!r}: no test split (neither val/ nor "
-                                    f"test/ holds class folders)")
+    raise source_base.DataNotFoundError(f"--data_dir={self.root!r}: no test split (neither val/ "
+                                        f"nor test/ holds class folders)")
 
   def _resolve_split(self, split):
     directory = self._split_directory(split)
@@ -264,8 +264,9 @@ class WebVisionSource(ImageFileSource):
     if self._synsets is None:
       path = os.path.join(self.root, "info", "synsets.txt")
       if not _exists(path):
-        raise sources.DataNotFoundError(f"{path} does not exist: --data_dir must be the WebVision "
-                                        f"root (info/, google/, flickr/, val_images_256/)")
+        raise source_base.DataNotFoundError(f"{path} does not exist: --data_dir must be the "
+                                            f"WebVision root (info/, google/, flickr/, "
+                                            f"val_images_256/)")
       wnids = [line.split()[0] for line in _read_lines(path) if line.strip()]
       if len(wnids) < self.num_classes:
         raise CorruptDataError(f"{path} names {len(wnids)} synsets, fewer than the "

@@ -6,7 +6,7 @@ version is read; `--data_dir` may also be the version directory itself), read wi
 the features 'image' and 'label' (a ClassLabel, which gives the class count and names). Splits:
 'train', and for testing 'validation' when the dataset has one, else 'test' (`--test_data_dir`
 reads the test split from another data directory). Ids are the read order of the prepared files
-(one file at a time, `sources.TfdsSplit`).
+(one file at a time, `stored_sources.TfdsSplit`).
 
 Images of a fixed shape (e.g. tfds:mnist's 28x28x1) are decoded as stored, like CIFAR's. Images of
 varying size (imagenet2012, most photo sets) are read with decoding skipped
@@ -21,7 +21,8 @@ ones (synthetic noise by --noise_fraction is keyed by (noise_seed, id) as everyw
 import os
 
 from mentornet_tf import names
-from mentornet_tf.data import sources
+from mentornet_tf.data import source_base
+from mentornet_tf.data import stored_sources
 from mentornet_tf.data.tfrecords import CorruptDataError
 
 PREFIX = names.TFDS_PREFIX
@@ -42,14 +43,14 @@ def _how_to_prepare(name: str, directory: str) -> str:
           f"--manual_dir for datasets that need manual files) and point --data_dir at D")
 
 
-class TfdsSource(sources.Source):
+class TfdsSource(source_base.Source):
   """A prepared tfds dataset; reads its metadata (classes, image feature) when resolved."""
 
   def __init__(self, config):
     super().__init__(config)
     self.tfds_name = tfds_name(self.name)
     if not self.tfds_name:
-      raise sources.DataNotFoundError("--dataset_name=tfds: names no dataset (use tfds:NAME)")
+      raise source_base.DataNotFoundError("--dataset_name=tfds: names no dataset (use tfds:NAME)")
     self._builders = {}
     builder = self._builder("train")
     features = builder.info.features
@@ -65,7 +66,7 @@ class TfdsSource(sources.Source):
     return self._names
 
   def _builder(self, split: str):
-    directory = sources.split_directory(self.config, split)
+    directory = source_base.split_directory(self.config, split)
     if directory not in self._builders:
       self._builders[directory] = self._open_builder(directory, split)
     return self._builders[directory]
@@ -73,9 +74,9 @@ class TfdsSource(sources.Source):
   def _open_builder(self, directory: str, split: str):
     name = self.tfds_name
     flag = "--test_data_dir" if split == "test" and self.config.test_data_dir else "--data_dir"
-    version_dir = sources._tfds_version_dir(directory, name) if directory else ""  # pylint: disable=protected-access
+    version_dir = stored_sources.tfds_version_dir(directory, name) if directory else ""
     if not version_dir:
-      raise sources.DataNotFoundError(
+      raise source_base.DataNotFoundError(
           f"{flag}={directory!r}: no prepared tfds dataset {name} (expected "
           f"{os.path.join(directory or '<data_dir>', name)}/<version>/dataset_info.json). "
           f"{_how_to_prepare(name, directory)}. Downloads are never attempted.")
@@ -96,14 +97,15 @@ class TfdsSource(sources.Source):
     else:
       name = "validation" if "validation" in splits else "test"
     if name not in splits:
-      raise sources.DataNotFoundError(
+      raise source_base.DataNotFoundError(
           f"{builder.data_dir}: the tfds dataset {self.tfds_name} has no {name!r} split (it has "
           f"{sorted(splits.keys())})")
     classes = int(builder.info.features["label"].num_classes)
     if classes != self.num_classes:
       raise CorruptDataError(f"{builder.data_dir} has {classes} classes, the training data "
                              f"{self.num_classes}")
-    return sources.TfdsSplit(builder, name, self.name, self.num_classes, encoded=self.encoded)
+    return stored_sources.TfdsSplit(builder, name, self.name, self.num_classes,
+                                    encoded=self.encoded)
 
 
 SOURCES = {IMAGENET: TfdsSource}

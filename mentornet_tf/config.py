@@ -18,6 +18,21 @@ DATA_FORMATS = ("auto", "tfds", "tfrecord")
 NOISE_TYPES = ("uniform", "flip", "pairflip")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
+# --optimizer / --lr_schedule 'auto' (the flags' default): the student's own, as the original
+# chose them by student (original_code.md §3.2): CifarNet ('inception') plain SGD with the
+# exponential staircase schedule, the resnet101 (and every other student) momentum 0.9 with the
+# piecewise one. TrainConfig holds the resolved names (config.json is explicit).
+AUTO = "auto"
+STUDENT_OPTIMIZATION = {"inception": ("sgd", "exponential")}
+DEFAULT_OPTIMIZATION = ("momentum", "piecewise")
+
+
+def student_optimization(studentnet: str, optimizer: str = AUTO,
+                         lr_schedule: str = AUTO) -> Tuple[str, str]:
+  """(optimizer, lr_schedule) with each 'auto' replaced by the student's own."""
+  own = STUDENT_OPTIMIZATION.get(studentnet, DEFAULT_OPTIMIZATION)
+  return (own[0] if optimizer == AUTO else optimizer,
+          own[1] if lr_schedule == AUTO else lr_schedule)
 PERCENTILE_SCOPES = ("replica", "global")
 # How the StudentNet is run for the MentorNet DD dump (Step 6): inference (BN moving statistics,
 # no dropout, eval preprocessing) or training (BN batch statistics, dropout, the training

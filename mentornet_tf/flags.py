@@ -191,11 +191,15 @@ def define_mentor_flags():
 
 def define_train_flags():
   g = Group("training")
-  g.enum("optimizer", "momentum", config_lib.OPTIMIZERS, "Student optimizer.")
+  g.enum("optimizer", config_lib.AUTO, (config_lib.AUTO,) + config_lib.OPTIMIZERS,
+         "Student optimizer; auto: the student's own as the original (inception: sgd, every "
+         "other student: momentum).")
   g.float("momentum", 0.9, "Momentum.")
   g.float("learning_rate", 0.1, "Base learning rate.")
-  g.enum("lr_schedule", "piecewise", config_lib.LR_SCHEDULES,
-         "piecewise (original resnet) | exponential (original inception) | constant.")
+  g.enum("lr_schedule", config_lib.AUTO, (config_lib.AUTO,) + config_lib.LR_SCHEDULES,
+         "piecewise (original resnet) | exponential (original inception; staircase, x "
+         "--learning_rate_decay_factor every --num_epochs_per_decay epochs) | constant; auto: "
+         "the student's own (inception: exponential, every other student: piecewise).")
   g.string("lr_boundaries", "19531,25000,30000", "Piecewise schedule boundaries.")
   g.string("lr_values", "0.1,0.01,0.001,0.0001", "Piecewise schedule values (scaled so the "
            "first equals --learning_rate).")
@@ -305,6 +309,8 @@ def _train_epochs() -> float:
 
 def train_config_from_flags() -> config_lib.TrainConfig:
   """Converts the parsed flags once; raises ConfigError naming the first bad flag."""
+  optimizer, lr_schedule = config_lib.student_optimization(FLAGS.studentnet, FLAGS.optimizer,
+                                                           FLAGS.lr_schedule)
   return config_lib.TrainConfig(
       data=data_config_from_flags(),
       student=config_lib.StudentConfig(studentnet=FLAGS.studentnet,
@@ -315,8 +321,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
                                        dropout_keep_prob=FLAGS.dropout_keep_prob,
                                        s_model_pretrain_steps=FLAGS.s_model_pretrain_steps),
       mentor=mentor_config_from_flags(),
-      train_log_dir=FLAGS.train_log_dir, optimizer=FLAGS.optimizer, momentum=FLAGS.momentum,
-      learning_rate=FLAGS.learning_rate, lr_schedule=FLAGS.lr_schedule,
+      train_log_dir=FLAGS.train_log_dir, optimizer=optimizer, momentum=FLAGS.momentum,
+      learning_rate=FLAGS.learning_rate, lr_schedule=lr_schedule,
       lr_boundaries=config_lib.parse_int_list(FLAGS.lr_boundaries, "lr_boundaries"),
       lr_values=config_lib.parse_float_list(FLAGS.lr_values, "lr_values"),
       learning_rate_decay_factor=FLAGS.learning_rate_decay_factor,

@@ -3,7 +3,11 @@
 Feeds three features no other noisy-label system has in one place: per-example weight export
 (`--export_weights`), the v histogram in TensorBoard, and the StudentNet dump that MentorNet DD and
 Step 6 learn from (the original's dump path was broken, original_code.md §8.2 item 14). Runs on the
-host with the student in inference mode; nothing in the training state changes.
+host; nothing in the training state changes. The student runs in inference mode (BN moving
+statistics, no dropout), or, for the DD dump with `--dd_dump_mode=training`, in training mode (BN
+batch statistics, dropout; the caller feeds augmented images), as SpadeModel.train_step sees it
+and as the original's dump code built it (`cifar_eval.py`, mode='train'); the BN moving
+statistics that pass would update are put back.
 """
 import csv
 import os
@@ -16,21 +20,30 @@ import tf_keras as keras
 COLUMNS = ("id", "loss", "weight", "noisy_label", "clean_label", "prediction")
 
 
-def per_example_pass(model, dataset: tf.data.Dataset, ids_mask_fn=None) -> Dict[str, np.ndarray]:
-  """One inference pass: per-example CE against the noisy label and the curriculum's v.
+def per_example_pass(model, dataset: tf.data.Dataset, ids_mask_fn=None,
+                     training: bool = False) -> Dict[str, np.ndarray]:
+  """One pass over `dataset`: per-example CE against the noisy label and the curriculum's v.
 
   Args:
     model: a SpadeModel (student + weighting); its moving average is read, not written.
-    dataset: finite batches of the data contract (the training split, eval preprocessing).
+    dataset: finite batches of the data contract (the training split; eval preprocessing, or the
+      training augmentation when `training`).
     ids_mask_fn: optional `ids -> bool [B]` keeping a subset (e.g. the clean-labelled subset).
+      In training mode the student sees the whole batch (BN batch statistics over B examples,
+      as in the train step) and the subset is taken from its outputs.
+    training: run the student in training mode (BN batch statistics, dropout). Its
+      non-trainable variables (BN moving statistics) are restored afterwards, so the pass
+      changes no state; the weights are never touched.
   Returns:
     dict of numpy arrays [N] keyed by COLUMNS, in dataset order.
   """
   step = model.optimizer.iterations if model.optimizer is not None else tf.constant(0, tf.int64)
+  kept = [(v, tf.identity(v.read_value())) for v in model.student.non_trainable_variables] \
+      if training else []
 
   @tf.function
   def evaluate(batch):
-    logits = model.student(batch["image"], training=False)
+    logits = model.student(batch["image"], training=training)
     labels = tf.cast(batch["label"], tf.int32)
     loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     out = model.weighting(loss, batch["id"], step, training=False)
@@ -39,14 +52,19 @@ def per_example_pass(model, dataset: tf.data.Dataset, ids_mask_fn=None) -> Dict[
             "prediction": tf.argmax(logits, axis=-1, output_type=tf.int32)}
 
   parts = {name: [] for name in COLUMNS}
-  for batch in dataset:
-    if ids_mask_fn is not None:
-      keep = ids_mask_fn(batch["id"])
-      batch = {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+  try:
+    for batch in dataset:
+      keep = None if ids_mask_fn is None else ids_mask_fn(batch["id"])
+      if keep is not None and not training:  # inference: per-example, evaluate the subset only
+        batch = {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+        keep = None
       if int(tf.size(batch["id"])) == 0:
         continue
-    for name, value in evaluate(batch).items():
-      parts[name].append(value.numpy())
+      for name, value in evaluate(batch).items():
+        parts[name].append((value if keep is None else tf.boolean_mask(value, keep)).numpy())
+  finally:
+    for variable, value in kept:  # training mode: BN moving statistics as they were
+      variable.assign(value)
   return {name: (np.concatenate(values) if values else np.zeros([0]))
           for name, values in parts.items()}
 

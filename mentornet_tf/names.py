@@ -29,6 +29,8 @@ STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "par
 # NoReg, "no data augmentation".
 IMAGENET_AUGMENTATIONS = ("inception_imagenet", "resnet_imagenet", "inception_imagenet_eval",
                           "resnet_imagenet_eval")
-AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none") + IMAGENET_AUGMENTATIONS
+# 'pad4': pad 4 + crop + flip + standardize, the paper's CIFAR augmentation for both students
+# (App. E.1; 'resnet' pads 2 and 'cifarnet' 8 as the original code).
+AUGMENTATIONS = ("resnet", "cifarnet", "standardize", "none", "pad4") + IMAGENET_AUGMENTATIONS
 # --augmentation also takes 'auto': the student's own (students.STUDENTS[name].augmentation).
 AUGMENTATION_CHOICES = ("auto",) + AUGMENTATIONS

@@ -7,6 +7,8 @@ float32 [H, W, C]:
             left-right flip, per-image standardization (over the whole crop, padding included).
   cifarnet  (provide_cifarnet_data): zero-pad image_size // 4 px per side (8 for CIFAR's 32),
             random crop, flip, standardization.
+  pad4:     the paper's (App. E.1, both students): zero-pad 4 px per side, random crop, flip,
+            standardization.
   standardize: standardization only (what the original does at test time).
   none:     x / 255 (the MLP / embedded-data path; no augmentation).
   inception_imagenet, resnet_imagenet: the ImageNet-style transforms of data/preprocess_imagenet.py
@@ -104,9 +106,26 @@ def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.T
   return standardize(_crop_and_flip(padded, height, width, channels, seed))
 
 
+def augment_pad4(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
+  """The paper's CIFAR augmentation for both students (App. E.1): zero-pad 4 px per side, random
+  crop back to H x W, random left-right flip, standardization.
+
+  Args:
+    image: [H, W, C] pixels in 0..255.
+    seed: optional [2] int tensor for stateless randomness.
+
+  Returns:
+    float32 [H, W, C], standardized.
+  """
+  image = _as_float(image)
+  height, width, channels = _height_width_channels(image)
+  padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]])
+  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+
+
 def is_random(augmentation: str, training: bool) -> bool:
   """Whether the transform draws random numbers (then it must run per example, with a seed)."""
-  return training and augmentation in ("resnet", "cifarnet", "inception_imagenet",
+  return training and augmentation in ("resnet", "cifarnet", "pad4", "inception_imagenet",
                                        "resnet_imagenet")
 
 
@@ -146,4 +165,6 @@ def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
     return lambda image, seed=None: standardize(image)
   if augmentation == "resnet":
     return augment_resnet
+  if augmentation == "pad4":
+    return augment_pad4
   return augment_cifarnet

@@ -54,12 +54,14 @@ def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequ
 
 def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,
                       learn_config: learning.LearnConfig, mentornet_config, output_dir: str = "",
-                      seed: int = 0, name_epoch=None, progress=None):
+                      seed: int = 0, name_epoch=None, progress=None,
+                      dump_training: bool = False):
   """Dumps the StudentNet on the clean subset and learns a MentorNet DD from it.
 
   Args:
     model: the SpadeModel being trained.
-    dataset: the training split, eval preprocessing, finite (pipeline.build_train_eval_dataset).
+    dataset: the training split, finite (pipeline.build_train_eval_dataset; with the training
+      augmentation when `dump_training`).
     subset_fn: ids [B] -> bool [B], the examples whose clean label is known.
     epoch: the epoch percentage written into the dump (the MentorNet's epoch input), or a list
       of them: the rows are repeated for each, so that every epoch input the MentorNet will see
@@ -70,10 +72,13 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
     output_dir: where to keep the dump and the learned MentorNet ('' = nowhere).
     name_epoch: the epoch percentage that names the saved files (default: the first epoch input;
       Step 6 passes the update's own epoch so updates after a fixed burn-in do not collide).
+    dump_training: run the student in training mode for the dump (`--dd_dump_mode=training`:
+      BN batch statistics, dropout; inspection.per_example_pass), else inference mode.
   Returns:
     (MentorNet, metrics dict).
   """
-  records = inspection.per_example_pass(model, dataset, ids_mask_fn=subset_fn)
+  records = inspection.per_example_pass(model, dataset, ids_mask_fn=subset_fn,
+                                        training=dump_training)
   epochs = [int(e) for e in np.atleast_1d(epoch)]
   rows = np.concatenate([inspection.student_dump_rows(records, e) for e in epochs])
   epoch = epochs[0] if name_epoch is None else int(name_epoch)
@@ -93,7 +98,8 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
         "curriculum": "data_driven", "learned_at_epoch_percentage": epoch,
         "percentile": percentile, "test_mse": metrics.get("test_mse"),
         "test_accuracy": metrics.get("test_accuracy"),
-        "num_dump_rows": int(records["id"].shape[0]), "epochs": epochs})
+        "num_dump_rows": int(records["id"].shape[0]), "epochs": epochs,
+        "dump_mode": "training" if dump_training else "inference"})
   return mentornet, metrics
 
 
@@ -107,9 +113,11 @@ class MentorNetUpdater(keras.callbacks.Callback):
   def __init__(self, *, mentornet, update_epochs: Sequence[int], max_number_of_steps: int,
                dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
                fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
-               output_dir: str, writer=None, seed: int = 0, verbose: int = 0):
+               output_dir: str, writer=None, seed: int = 0, verbose: int = 0,
+               dump_training: bool = False):
     super().__init__()
     self.mentornet = mentornet
+    self.dump_training = dump_training  # --dd_dump_mode=training (`learn_data_driven`)
     self.verbose = verbose  # > 0: a progress line while MentorNet DD is learned (stderr)
     self.update_epochs = sorted(update_epochs)
     self.max_number_of_steps = max_number_of_steps
@@ -152,7 +160,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
     mentornet, metrics = learn_data_driven(
         self.model, self.dataset, self.subset_fn, epochs_used, self.percentile, self.learn_config,
         running.config, self.output_dir, seed=self.seed + step, name_epoch=epoch,
-        progress=progress)
+        progress=progress, dump_training=self.dump_training)
     running.set_weights(mentornet.get_weights())  # assign: the traced step stays valid
     record = {"step": step, "epoch_percentage": epoch, "test_mse": metrics.get("test_mse"),
               "test_accuracy": metrics.get("test_accuracy"),

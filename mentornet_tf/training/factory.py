@@ -63,7 +63,10 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
     result.append(curriculum_updates.MentorNetUpdater(
         mentornet=mentornet, update_epochs=mentor.update_mentornet_epochs,
         max_number_of_steps=config.max_number_of_steps,
-        dataset=pipeline.build_train_eval_dataset(source or data, augmentation),
+        dataset=pipeline.build_train_eval_dataset(
+            source or data, augmentation, training=mentor.dd_dump_mode == "training",
+            seed=config.seed),
+        dump_training=mentor.dd_dump_mode == "training",
         subset_fn=lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction,
                                                          data.noise_seed),
         percentile=mentor.dd_percentile or 100.0 * mentor.loss_p_percentile,

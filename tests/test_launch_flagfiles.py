@@ -93,3 +93,74 @@ def test_no_cifar100_flagfile_learns_from_cifar100_clean_labels(configs):
     header = open(os.path.join(REPO, name)).read()
     assert "must run first" in header, name
     assert f"--flagfile={by_run[run_dir]}" in header, name
+
+
+# The recipe sets a header names (launch/README.md "Recipes"), by the prefix of the flagfile.
+RECIPES = {"as the original README ran": "launch/cifar",
+           "as the paper describes": "launch/paper/cifar",
+           "the CPU analog": ("launch/mnist5k", "launch/digits")}
+
+
+def test_every_cifar_mnist_digits_flagfile_names_its_recipe():
+  named = 0
+  for path in FLAGFILES:
+    name = _name(path)
+    expected = [recipe for recipe, prefix in RECIPES.items() if name.startswith(prefix)]
+    if not expected:
+      continue  # ImageNet / WebVision flagfiles of the scale work
+    recipes = [line[len("# Recipe: "):] for line in open(path).read().splitlines()
+               if line.startswith("# Recipe: ")]
+    assert len(recipes) == 1 and recipes[0].startswith(expected[0]), (name, recipes)
+    named += 1
+  assert named >= 36 + 36 + 15
+
+
+def test_the_paper_recipe_is_the_papers(configs):
+  """App. E.1 / E.3 and §5.1, as resolved from launch/paper/*.flags."""
+  paper = {name: c for name, c in configs.items() if name.startswith("launch/paper/")}
+  assert len(paper) == 36
+  for name, config in paper.items():
+    assert config.data.augmentation == "pad4", name  # pad 4 px, crop, flip, standardise
+    assert (config.optimizer, config.momentum, config.learning_rate) == ("momentum", 0.9, 0.1)
+    assert config.mentor.loss_moving_average_decay == 0.95, name
+    if config.student.studentnet == "inception":
+      assert (config.student.weight_decay, config.student.dropout_keep_prob) == (4e-3, 0.5)
+      assert (config.lr_schedule, config.lr_boundaries, config.lr_values,
+              config.max_number_of_steps) == ("piecewise", (78000,), (0.1, 0.01), 120000), name
+    else:  # resnet101: the student's own decay 2e-4 and no dropout (keep 1.0)
+      assert (config.student.weight_decay, config.student.dropout_keep_prob) == (None, None)
+      assert (config.lr_schedule, config.lr_boundaries, config.max_number_of_steps) == (
+          "piecewise", (19531, 25000, 30000), 39000), name
+    if config.mentor.weighting == "mentornet":
+      assert config.mentor.loss_p_percentile == 0.75, name
+      assert config.mentor.burn_in_epoch == 20, name  # the first 20% of training
+    if name.endswith("_mentornet_dd.flags") and config.data.dataset_name == "cifar10":
+      assert config.mentor.update_mentornet_epochs == (19, 21, 75), name  # Step 6 at 21%, 75%
+      assert config.data.clean_subset_fraction == 0.1, name  # 5,000 CIFAR-10 images
+
+
+def test_the_original_readme_recipe_is_what_the_readme_ran(configs):
+  """original_code.md §7 and the review: decay 0.5, p = 0.7 (the misspelled flag), CifarNet plain
+  SGD without weight decay at keep 0.8, the students' own padding (2 px resnet, 8 px CifarNet)."""
+  readme = {name: c for name, c in configs.items()
+            if name.startswith("launch/cifar") and "/paper/" not in name}
+  assert len(readme) == 36
+  for name, config in readme.items():
+    assert config.data.augmentation == "auto", name
+    assert (config.student.weight_decay, config.student.dropout_keep_prob) == (None, None), name
+    if config.mentor.weighting == "mentornet":
+      assert (config.mentor.loss_moving_average_decay, config.mentor.loss_p_percentile) == \
+          (0.5, 0.7), name
+    if config.student.studentnet == "inception":
+      assert (config.optimizer, config.lr_schedule) == ("sgd", "exponential"), name
+    elif config.mentor.weighting == "none":  # the baseline script's schedule (README rows)
+      assert (config.lr_schedule, config.learning_rate, config.learning_rate_decay_factor,
+              config.num_epochs_per_decay) == ("exponential", 0.1, 0.1, 50), name
+    else:
+      assert (config.optimizer, config.lr_schedule) == ("momentum", "piecewise"), name
+  # Each original-README row has its paper twin with the same data, student and method.
+  for name, config in readme.items():
+    twin = configs[name.replace("launch/", "launch/paper/")]
+    assert (twin.data.dataset_name, twin.data.noise_fraction, twin.student.studentnet,
+            twin.mentor.weighting) == (config.data.dataset_name, config.data.noise_fraction,
+                                       config.student.studentnet, config.mentor.weighting), name

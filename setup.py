@@ -15,6 +15,7 @@ _ENTRIES = {  # console script -> function of mentornet_tf/console.py (= python 
     "mentornet-list-mislabelled": "list_mislabelled",
     "mentornet-results-table": "results_table",
     "mentornet-export": "export",
+    "mentornet-convert": "convert",                # python -m mentornet_tf.data.convert
 }
 
 setuptools.setup(

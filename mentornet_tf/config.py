@@ -369,6 +369,24 @@ class TrainConfig:
     return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class ConvertConfig:
+  """What `python -m mentornet_tf.data.convert` writes: `data`'s splits as sharded TFRecords."""
+  data: DataConfig = dataclasses.field(default_factory=DataConfig)  # the source (its fields)
+  output_dir: str = ""               # <output_dir>/<split>/ per split (data/shards.py)
+  splits: Tuple[str, ...] = ("train", "test")
+  examples_per_shard: int = 1000     # shards = ceil(examples / this); ~110 MB of ImageNet JPEGs
+
+  def __post_init__(self):
+    _check(bool(self.output_dir), "output_dir", self.output_dir,
+           "the directory the shards are written to is required")
+    _check(bool(self.splits) and set(self.splits) <= {"train", "test"}
+           and len(set(self.splits)) == len(self.splits), "splits", ",".join(self.splits),
+           "choose train, test or both (comma-separated, each once)")
+    _check(self.examples_per_shard >= 1, "examples_per_shard", self.examples_per_shard,
+           "must be >= 1")
+
+
 def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
   """Steps of one Keras epoch: `config.steps_per_epoch`, or num_train // global batch (>= 1).
 

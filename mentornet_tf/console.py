@@ -44,3 +44,7 @@ def results_table() -> None:
 
 def export() -> None:
   _run("export")
+
+
+def convert() -> None:
+  _run("data.convert")

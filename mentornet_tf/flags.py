@@ -95,7 +95,8 @@ class Group:
     return self._define(flags.DEFINE_multi_string, name, default, help_text, **kwargs)
 
 
-def define_data_flags():
+def define_source_flags():
+  """The data flags that say which data are read and from where (train; data.convert)."""
   g = Group("data")
   g.string("dataset_name", "cifar10", f"Dataset: {', '.join(names.DATASETS)}, or tfds:NAME (a "
            "prepared tensorflow-datasets classification set under --data_dir).")
@@ -111,6 +112,11 @@ def define_data_flags():
            "lines (relative to --data_dir unless absolute; image paths relative to --data_dir).")
   g.string("test_list", "test.txt", "filelist: the test list, as --train_list.")
   g.integer("num_classes", 0, "filelist: the class count (labels lie in [0, num_classes)).")
+
+
+def define_data_flags():
+  define_source_flags()
+  g = Group("data")
   g.float("noise_fraction", 0.0, "Probability that a training label is corrupted.")
   g.enum("noise_type", "uniform", config_lib.NOISE_TYPES,
          "uniform: a random class, may equal the true one (the paper); flip: a random other "
@@ -261,6 +267,14 @@ def define_all():
   define_student_flags()
   define_mentor_flags()
   define_train_flags()
+
+
+def source_config_from_flags() -> config_lib.DataConfig:
+  """A DataConfig of the `define_source_flags` flags (every other field at its default)."""
+  return config_lib.DataConfig(
+      dataset_name=FLAGS.dataset_name, data_dir=FLAGS.data_dir, data_format=FLAGS.data_format,
+      test_data_dir=FLAGS.test_data_dir, image_size=FLAGS.image_size,
+      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes)
 
 
 def data_config_from_flags() -> config_lib.DataConfig:

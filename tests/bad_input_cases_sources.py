@@ -1,6 +1,7 @@
 """Bad-input cases of `python -m mentornet_tf.train` for the image-file sources (filelist, folder,
-webvision*; data/image_files.py) and the tfds ones (imagenet2012, tfds:NAME; data/tfds_sources.py),
-run by tests/test_bad_inputs.py.
+webvision*; data/image_files.py), the tfds ones (imagenet2012, tfds:NAME; data/tfds_sources.py) and
+converted shards (tfrecord_shards; data/shards.py), and of the converter
+(`python -m mentornet_tf.data.convert`), run by tests/test_bad_inputs.py.
 
 Every case would train a tiny CNN into `{dir}/run` should it be wrongly accepted. Validation only
 checks that the images exist (it decodes none), so the setups write placeholder bytes as images.
@@ -17,6 +18,13 @@ def _case(case_id, args, message, **kwargs):
   return Case(case_id, "train", BASE + list(args), message, **kwargs)
 
 
+def _convert_case(case_id, args, message, **kwargs):
+  """`python -m mentornet_tf.data.convert` of a filelist under {dir}/data into {dir}/out."""
+  base = ["--dataset_name=filelist", "--num_classes=3", "--data_dir={dir}/data",
+          "--output_dir={dir}/out"]
+  return Case(case_id, "convert", base + list(args), message, **kwargs)
+
+
 def _files(files):
   """Writes {relative path: text} under the case directory (images as placeholder bytes)."""
   def setup(case_dir):
@@ -24,6 +32,13 @@ def _files(files):
       path = case_dir / name
       path.parent.mkdir(parents=True, exist_ok=True)
       path.write_text(text)
+  return setup
+
+
+def _chain(*setups):
+  def setup(case_dir):
+    for one in setups:
+      one(case_dir)
   return setup
 
 
@@ -86,4 +101,36 @@ CASES = [
     _case("train_tfds_name_not_prepared", ["--dataset_name=tfds:food101"],
           r"no prepared tfds dataset food101 .*tfds build food101 --data_dir=D",
           setup=_files({"data/readme.txt": "x"})),
+    _case("train_shards_not_converted", ["--dataset_name=tfrecord_shards"],
+          r"--data_dir='.*data': no converted train split \(expected .*train/manifest.json, "
+          r"written last by `python -m mentornet_tf.data.convert",
+          setup=_files({"data/train/train-00000-of-00002.tfrecord": "partial"})),
+    _case("train_shards_manifest_not_json", ["--dataset_name=tfrecord_shards"],
+          r"train/manifest.json is not JSON", setup=_files({"data/train/manifest.json": "{"})),
+    # The converter (entry `convert`).
+    _convert_case("convert_unknown_dataset", ["--dataset_name=imagenet"],
+                  r"--dataset_name='imagenet' is invalid: choose one of .*tfrecord_shards, or "
+                  r"tfds:NAME", setup=_filelist(["a/0.jpg 0"])),
+    _convert_case("convert_missing_data", ["--data_dir={dir}/nowhere"],
+                  r"--data_dir='.*nowhere' is not a directory", setup=_files({"x.txt": "x"})),
+    _convert_case("convert_missing_image", [], r"train.txt:2: the image .*data/a/9.jpg does not "
+                  r"exist", setup=_filelist(["a/0.jpg 0", "a/9.jpg 1"])),
+    _convert_case("convert_no_output_dir", ["--output_dir="],
+                  r"--output_dir='' is invalid: the directory the shards are written to is "
+                  r"required", setup=_filelist(["a/0.jpg 0"])),
+    _convert_case("convert_output_under_a_file", ["--output_dir={dir}/file/out"],
+                  r"--output_dir='.*file/out' is not a writable directory: '.*file' is a file",
+                  setup=_chain(_filelist(["a/0.jpg 0"]), _files({"file": "x"}))),
+    _convert_case("convert_output_holds_another_conversion", [],
+                  r"--output_dir='.*out': .*out/train holds another conversion \(manifest.json: "
+                  r"source: None there, .*; num_examples: 5 there, 1 now",
+                  setup=_chain(_filelist(["a/0.jpg 0"]), _files({
+                      "out/train/manifest.json": '{"format": "mentornet_tf.tfrecord_shards/1", '
+                                                 '"split": "train", "num_examples": 5}'}))),
+    _convert_case("convert_output_holds_other_files", [],
+                  r"out/train holds files that are not a conversion \(notes.txt\)",
+                  setup=_chain(_filelist(["a/0.jpg 0"]), _files({"out/train/notes.txt": "x"}))),
+    _convert_case("convert_bad_splits", ["--splits=train,val"],
+                  r"--splits='train,val' is invalid: choose train, test or both",
+                  setup=_filelist(["a/0.jpg 0"])),
 ]

@@ -28,6 +28,7 @@ ENTRIES = {
     "list_mislabelled": "mentornet_tf.list_mislabelled",
     "results_table": "mentornet_tf.results_table",
     "export": "mentornet_tf.export",
+    "convert": "mentornet_tf.data.convert",
 }
 
 

@@ -16,7 +16,7 @@ from mentornet_tf import progress
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENTRIES = ("train", "evaluate", "train_mentornet", "visualize", "list_mislabelled",
-           "results_table", "export")
+           "results_table", "experiments", "export", "data.convert")
 
 
 def test_importing_the_package_and_the_entries_changes_no_environment_variable():

@@ -6,7 +6,7 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Entry points and their flag-reading helpers (flags.py, cli.py); the library raises the
 # flag-free errors.py types instead of importing cli.
 ENTRY_POINTS = {"train", "evaluate", "train_mentornet", "visualize", "list_mislabelled",
-                "results_table", "export", "console", "flags", "cli"}
+                "results_table", "experiments", "export", "convert", "console", "flags", "cli"}
 
 
 def _modules():
@@ -39,7 +39,7 @@ def test_only_entry_points_read_absl_flags():
 
 def test_library_never_imports_entry_points():
   entries = {f"mentornet_tf.{name}" for name in ENTRY_POINTS - {"flags"}}
-  entries |= {f"mentornet_tf.{name}" for name in ("cli", "flags")}
+  entries |= {f"mentornet_tf.{name}" for name in ("cli", "flags", "data.convert")}
   offenders = [(module, name) for module, path in _modules() for name in _imports(path)
                if name in entries and module.split(".")[-1] not in ENTRY_POINTS]
   assert not offenders, offenders

@@ -16,8 +16,9 @@ def _prepare(data_dir, name, version, image_feature, train, test, num_classes, t
   """Prepares `name` with tfds' TfDataBuilder (no download): train/test = (images, labels)."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   sys.modules.setdefault("importlib_resources", importlib.resources)  # as tests/test_sources.py
-  features = tfds.features.FeaturesDict({
-      "image": image_feature, "label": tfds.features.ClassLabel(num_classes=num_classes)})
+  label = (tfds.features.ClassLabel(names=num_classes) if isinstance(num_classes, list)
+           else tfds.features.ClassLabel(num_classes=num_classes))  # a list: the class names
+  features = tfds.features.FeaturesDict({"image": image_feature, "label": label})
   split = lambda data: tf.data.Dataset.from_tensor_slices({"image": data[0], "label": data[1]})
   builder = tfds.dataset_builders.TfDataBuilder(
       name=name, version=version, data_dir=str(data_dir), features=features,

@@ -27,6 +27,7 @@ class ArraySplit(Split):
   """Images and labels held in memory (embedded sets, fake data), loaded at first use."""
 
   format = "memory"
+  random_access = True
 
   def __init__(self, load: Callable[[], Tuple[np.ndarray, np.ndarray]], size: int):
     self._load, self._size = load, size

@@ -133,6 +133,7 @@ class ImageFileSplit(source_base.Split):
   """Encoded image files with their labels, in id order (entries sorted by relative path)."""
 
   format = "files"
+  random_access = True
 
   def __init__(self, root: str, entries: Sequence[Entry], lists: Sequence[str] = ()):
     entries = sorted(entries, key=lambda entry: entry.path)  # stable: list order among equals
@@ -148,12 +149,17 @@ class ImageFileSplit(source_base.Split):
     return self._labels, self._labels  # the stored labels; no clean label is known
 
   def open_index(self, num_shards=1, shard_index=0):
-    select = slice(shard_index, None, num_shards)
+    # Sharded by path before any image is read: each worker reads only its own files.
+    static = source_base.is_static(shard_index)
+    select = slice(int(shard_index), None, num_shards) if static else slice(None)
     ids = np.arange(len(self._labels), dtype=np.int64)
     paths = self.paths[select].astype(str) if len(self.paths) else np.zeros([0], str)
-    return tf.data.Dataset.from_tensor_slices(
+    dataset = tf.data.Dataset.from_tensor_slices(
         {"image": tf.constant(paths, tf.string), "label": self._labels[select],
          "clean_label": self._labels[select], "id": ids[select]})
+    if not static:  # the parameter-server worker index, a tensor
+      dataset = dataset.shard(num_shards, tf.cast(shard_index, tf.int64))
+    return dataset
 
   def read(self, element):
     return dict(element, image=tf.io.read_file(element["image"]))

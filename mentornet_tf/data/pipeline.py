@@ -127,8 +127,11 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     data: the data configuration (batch_size is GLOBAL), or its resolved Source.
     augmentation: 'resnet', 'cifarnet', 'standardize' or 'none' (the caller resolves 'auto').
     seed: shuffling and augmentation seed.
-    input_context: from `strategy.distribute_datasets_from_function`; shards the examples by
-      input pipeline and batches at the per-replica batch size.
+    input_context: from `strategy.distribute_datasets_from_function` (or, under the parameter
+      server, `distribute._shard_by_worker`, whose `input_pipeline_id` is the worker index as a
+      tensor); each input pipeline reads only its own examples (`Split.open(num_shards, index)`:
+      its own files, or its own paths before any image is read) and batches at the per-replica
+      batch size.
     initial_step: batches already consumed (a resumed run): the stream starts where an
       uninterrupted one would be, skipping raw examples before any augmentation or batching.
 
@@ -158,14 +161,16 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
   dataset = split.open_index(num_shards, shard_index)  # file-backed: paths, read after shuffling
   dataset = dataset.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
   dataset = dataset.repeat()
-  skipped = int(initial_step) * batch_size  # per pipeline: each consumed `batch_size` per step
+  # Raw examples this pipeline consumed: each step takes the global batch, split evenly over the
+  # pipelines (a pipeline serves all replicas of its worker).
+  skipped = int(initial_step) * config.batch_size // num_shards
   if skipped:
     dataset = dataset.skip(skipped)
   dataset = dataset.map(split.read, num_parallel_calls=tf.data.AUTOTUNE)
   if source.encoded:
     # Encoded images: decoded and preprocessed per example, the seed a function of (seed, id,
     # epoch), epoch k being elements [k N, (k + 1) N) of this pipeline's N examples.
-    shard_size = len(range(shard_index, num_train, num_shards))
+    shard_size = split.shard_size(num_shards, shard_index)
     encoded_fn = _encoded_fn(source, augmentation, training=True)
 
     def decode_example(example, position):
@@ -179,7 +184,7 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
   elif augment.is_random(augmentation, training=True):
     # One stateless seed per element, from (seed, pipeline, position in the stream): the
     # augmentation is reproducible whatever the parallelism of the map.
-    base_seed = tf.constant([seed, shard_index], tf.int64)
+    base_seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(shard_index, tf.int64)])
 
     def augment_example(example, position):
       element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)

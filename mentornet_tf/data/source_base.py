@@ -61,6 +61,9 @@ class Split(abc.ABC):
 
   format: str = ""           # 'memory', 'tfrecord', 'tfds', 'files', 'shards'
   files: Tuple[str, ...] = ()  # the files read, in id order (empty when not file-backed)
+  # Whether `open(num_shards, shard_index)` reads only that shard's examples (in memory, or one
+  # file per example); otherwise it reads the whole split and keeps the shard's records.
+  random_access: bool = False
 
   @abc.abstractmethod
   def num_examples(self) -> int:

@@ -12,6 +12,8 @@ need it, a new `Split`) registered in `SOURCES`. Sources, by `config.dataset_nam
                           (`stored_sources.py`).
   filelist, folder, webvision, webvision_mini   encoded image files (`image_files.py`).
   imagenet2012, tfds:NAME prepared tensorflow-datasets sets (`tfds_sources.py`).
+  tfrecord_shards         any of the above converted to sharded TFRecords by
+                          `python -m mentornet_tf.data.convert` (`shards.py`, `shard_writer.py`).
 
 The module functions `num_classes`, `image_shape`, `count_examples`, `open_split`, ... take a
 DataConfig and resolve it on every call; code that asks more than once keeps the `Source`.
@@ -24,6 +26,7 @@ import tensorflow as tf
 from mentornet_tf.config import DataConfig
 from mentornet_tf.data import array_sources
 from mentornet_tf.data import image_files
+from mentornet_tf.data import shards
 from mentornet_tf.data import stored_sources
 from mentornet_tf.data import tfds_sources
 # The names callers know from this module (re-exported).
@@ -37,7 +40,7 @@ from mentornet_tf.data.stored_sources import (CifarSource, TfdsSplit,  # noqa: F
 
 # --dataset_name -> its Source class (the keys are names.DATASETS, tested).
 SOURCES = {}
-for _module in (array_sources, stored_sources, image_files, tfds_sources):
+for _module in (array_sources, stored_sources, image_files, tfds_sources, shards):
   SOURCES.update(_module.SOURCES)
 
 

@@ -16,7 +16,7 @@ Strategies (`--strategy`, launch/README.md says how to start each on a cluster):
 """
 import json
 import os
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -158,21 +158,30 @@ def run_server_if_needed(strategy_name: str) -> bool:
   return True
 
 
-def _shard_by_worker(dataset_fn: Callable, num_workers: int) -> Callable:
-  """Parameter server: worker w keeps batches w, w + n, w + 2n, ... of one shared stream.
+def _shard_by_worker(dataset_fn: Callable, num_workers: int,
+                     worker_index_fn: Optional[Callable[[], tf.Tensor]] = None) -> Callable:
+  """Parameter server: each worker reads only its own examples.
 
   The dataset function is traced once on the coordinator and the same graph runs on every
-  worker, with the same seeds: without this, all workers would train on identical batches.
-  The worker index is a call-time value of the graph (ClusterCoordinator). Together the workers
-  consume the batches of the single-device stream, each once, in about the same order.
+  worker; the worker index is a call-time value of that graph (ClusterCoordinator:
+  `experimental_get_current_worker_index`, or `worker_index_fn` in tests). It becomes the
+  `input_pipeline_id` of an InputContext with `num_workers` pipelines, so the pipeline selects
+  the worker's share before reading anything (`Split.open(num_workers, index)`: its shard files,
+  or its image paths, or its in-memory rows; a tfds or original-TFRecord split reads every record
+  and keeps its own before decoding). Ids stay global, so label noise (keyed by (noise_seed, id))
+  does not depend on the sharding. The per-replica batch is unchanged: each worker step trains on
+  the global batch (`--batch_size`) of its own stream.
   """
+  index_fn = worker_index_fn or tf.distribute.coordinator.experimental_get_current_worker_index
 
-  def sharded_fn(input_context):
-    dataset = dataset_fn(input_context)
+  def sharded_fn(input_context=None):
     if num_workers <= 1:
-      return dataset
-    index = tf.distribute.coordinator.experimental_get_current_worker_index()
-    return dataset.shard(num_workers, tf.cast(index, tf.int64))
+      return dataset_fn(input_context)
+    replicas = input_context.num_replicas_in_sync if input_context is not None else 1
+    context = tf.distribute.InputContext(
+        num_input_pipelines=num_workers, input_pipeline_id=tf.cast(index_fn(), tf.int64),
+        num_replicas_in_sync=replicas)
+    return dataset_fn(context)
 
   return sharded_fn
 
@@ -182,8 +191,8 @@ def distribute_dataset(strategy, strategy_name: str, dataset_fn: Callable):
 
   Multi-replica strategies call `dataset_fn` once per input pipeline with an InputContext (the
   pipeline shards the examples and batches per replica); one device calls it once without.
-  Parameter server: a `DatasetCreator` (fit needs `steps_per_epoch`); every worker builds the
-  whole pipeline and keeps every n-th batch (`_shard_by_worker`).
+  Parameter server: a `DatasetCreator` (fit needs `steps_per_epoch`); every worker reads its own
+  share of the examples (`_shard_by_worker`).
 
   Args:
     strategy: from `build_strategy`.

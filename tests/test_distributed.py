@@ -367,13 +367,16 @@ def test_parameter_server_trains_asynchronously(mentornet_dir, noisy_label_of, t
   assert results["steps"] == NUM_STEPS and 0.0 < results["final_accuracy"] <= 1.0
   assert [record["epoch"] for record in results["history"]] == [3, 6]  # --eval_interval=3
   assert os.path.exists(os.path.join(run_dir, "ckpt", f"ckpt-{NUM_STEPS}.index"))
-  # Both workers ran steps; each step ran once; their batches are disjoint slices of one
-  # stream (without the worker sharding both would read identical batches).
+  # Both workers ran steps; each step ran once; each worker read only its own examples
+  # (distribute._shard_by_worker: worker w the ids = w mod 2, 648 or 649 of them), without
+  # repeats within one pass of its share (without the sharding both would read the same ids).
   assert all(batches for batches in worker_batches)
   all_batches = worker_batches[0] + worker_batches[1]
   assert len(all_batches) == NUM_STEPS
-  all_ids = np.concatenate([ids for ids, _ in all_batches])
-  assert len(set(all_ids.tolist())) == len(all_ids)  # 960 < 1297: within one pass
+  for worker, batches in enumerate(worker_batches):
+    ids = np.concatenate([ids for ids, _ in batches])
+    assert set((ids % 2).tolist()) == {worker}, ids
+    assert len(set(ids[:648].tolist())) == len(ids[:648])
   for ids, labels in all_batches:
     assert [noisy_label_of[i] for i in ids.tolist()] == labels.tolist()
   # The moving average and the frozen MentorNet live on the ps, shared by the workers.

@@ -14,6 +14,7 @@ _ENTRIES = {  # console script -> function of mentornet_tf/console.py (= python 
     "mentornet-visualize": "visualize",
     "mentornet-list-mislabelled": "list_mislabelled",
     "mentornet-results-table": "results_table",
+    "mentornet-experiments": "experiments",
     "mentornet-export": "export",
     "mentornet-convert": "convert",                # python -m mentornet_tf.data.convert
 }

@@ -42,6 +42,10 @@ def results_table() -> None:
   _run("results_table")
 
 
+def experiments() -> None:
+  _run("experiments")
+
+
 def export() -> None:
   _run("export")
 

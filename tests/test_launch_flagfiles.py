@@ -117,7 +117,8 @@ def test_every_cifar_mnist_digits_flagfile_names_its_recipe():
 
 def test_the_paper_recipe_is_the_papers(configs):
   """App. E.1 / E.3 and §5.1, as resolved from launch/paper/*.flags."""
-  paper = {name: c for name, c in configs.items() if name.startswith("launch/paper/")}
+  paper = {name: c for name, c in configs.items() if name.startswith("launch/paper/") and
+           name.endswith(("_fullmodel.flags", "_mentornet_pd.flags", "_mentornet_dd.flags"))}
   assert len(paper) == 36
   for name, config in paper.items():
     assert config.data.augmentation == "pad4", name  # pad 4 px, crop, flip, standardise
@@ -143,7 +144,8 @@ def test_the_original_readme_recipe_is_what_the_readme_ran(configs):
   """original_code.md §7 and the review: decay 0.5, p = 0.7 (the misspelled flag), CifarNet plain
   SGD without weight decay at keep 0.8, the students' own padding (2 px resnet, 8 px CifarNet)."""
   readme = {name: c for name, c in configs.items()
-            if name.startswith("launch/cifar") and "/paper/" not in name}
+            if name.startswith("launch/cifar") and "/paper/" not in name and
+            name.endswith(("_fullmodel.flags", "_mentornet_pd.flags", "_mentornet_dd.flags"))}
   assert len(readme) == 36
   for name, config in readme.items():
     assert config.data.augmentation == "auto", name
@@ -164,3 +166,35 @@ def test_the_original_readme_recipe_is_what_the_readme_ran(configs):
     assert (twin.data.dataset_name, twin.data.noise_fraction, twin.student.studentnet,
             twin.mentor.weighting) == (config.data.dataset_name, config.data.noise_fraction,
                                        config.student.studentnet, config.mentor.weighting), name
+
+
+GRIDS = sorted(glob.glob(os.path.join(REPO, "launch", "grids", "*.txt")))
+# Flagfiles a grid may name before they exist (rows of the scale work still to be written): the
+# experiments command reports them as missing.
+NOT_YET_WRITTEN = {f"launch/{name}.flags" for name in (
+    "imagenet_40_noreg_wedecay", "imagenet_40_noreg_dropout", "imagenet_40_noreg_dataaug",
+    "webvision_entire_forgetting", "webvision_mini_forgetting", "webvision_mini_reed_soft",
+    "webvision_mini_self_paced")}
+
+
+def test_every_grid_parses_and_each_cell_has_its_published_number(configs):
+  """launch/grids/*.txt: each grid parses, names existing flagfiles (or ones not yet written),
+  labels its cells uniquely, and every row named after a paper row finds the paper's number."""
+  from mentornet_tf import grids  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import paper_numbers  # pylint: disable=g-import-not-at-top
+  assert {os.path.basename(path) for path in GRIDS} >= {
+      "table2.txt", "table3.txt", "table4.txt", "table5.txt", "readme.txt", "mnist5k.txt"}
+  for path in GRIDS:
+    grid = grids.parse_grid(path)
+    named = [entry.flagfile for entry in grid.entries]
+    missing = [name for name in named if name not in configs]
+    assert set(missing) <= NOT_YET_WRITTEN, (path, missing)
+    cells = grids.resolve(grid, {name: configs.get(name, "missing") for name in named})
+    for cell in cells:
+      if cell.config is None or not grid.table:
+        continue
+      number = paper_numbers.lookup(grid.table, *cell.paper_key(), cell.row)
+      no_paper_row = grid.table == "5" and cell.column == "Entire" and cell.row == "FullModel"
+      assert (number is None) == no_paper_row, (path, cell.entry.flagfile, cell.row)
+  table2 = grids.parse_grid(os.path.join(REPO, "launch", "grids", "table2.txt"))
+  assert len(table2.entries) == 7 * 2 * 2 * 3

@@ -39,7 +39,8 @@ def test_every_console_script_reaches_an_entry_main():
   entries, _ = _setup_literals()
   assert set(entries) == {"mentornet-train", "mentornet-evaluate", "mentornet-train-mentornet",
                           "mentornet-visualize", "mentornet-list-mislabelled",
-                          "mentornet-results-table", "mentornet-export", "mentornet-convert"}
+                          "mentornet-results-table", "mentornet-experiments",
+                          "mentornet-export", "mentornet-convert"}
   console = open(os.path.join(REPO, "mentornet_tf", "console.py")).read()
   modules = {"convert": "data.convert"}  # console function -> entry module, where they differ
   for script, function in entries.items():

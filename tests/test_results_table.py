@@ -1,13 +1,11 @@
 """Tests of mentornet_tf.results_table on run directories the tests write (no training).
 
-The command runs in this process through its real `cli.run(main)` path (tests/entry_runner.py);
-launch/run_grid.sh runs as the shell script it is."""
+The command runs in this process through its real `cli.run(main)` path (tests/entry_runner.py).
+The grid runner that replaced launch/run_grid.sh is tested in tests/test_experiments.py."""
 import io
 import json
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -223,33 +221,3 @@ def test_unwritable_output_is_refused_and_nothing_is_written(tmp_path):
     assert done.stdout == ""
   assert sorted(os.listdir(tmp_path)) == ["file", "grid"]
   assert (tmp_path / "file").read_text() == "x"
-
-
-@pytest.mark.parametrize("bad", [["-j", "0", "x.flags"], ["missing.flags"], ["-s", "a", "x.flags"]])
-def test_run_grid_rejects_bad_arguments(tmp_path, bad):
-  script = os.path.join(os.path.dirname(__file__), os.pardir, "launch", "run_grid.sh")
-  flagfile = tmp_path / "x.flags"
-  flagfile.write_text("--seed=0\n")
-  args = [str(flagfile) if a == "x.flags" else a for a in bad]
-  done = subprocess.run(["bash", script, "-o", str(tmp_path / "out")] + args,
-                        capture_output=True, text=True, check=False, cwd=str(tmp_path))
-  assert done.returncode == 2
-  assert "error:" in done.stderr
-
-
-def test_run_grid_skips_finished_runs_and_prints_the_table(tmp_path):
-  script = os.path.join(os.path.dirname(__file__), os.pardir, "launch", "run_grid.sh")
-  flagfile = tmp_path / "mnist5k_40_fullmodel.flags"
-  flagfile.write_text("--seed=0\n")
-  out = str(tmp_path / "out")
-  for seed in (0, 1):
-    _write_run(out, f"mnist5k_40_fullmodel_seed{seed}", seed=seed, final=0.6 + 0.1 * seed)
-  env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-  done = subprocess.run(["bash", script, "-j", "2", "-s", "0 1", "-o", out,
-                         "-t", str(tmp_path / "t.md"), str(flagfile)],
-                        capture_output=True, text=True, check=False, env=env,
-                        cwd=os.path.join(os.path.dirname(__file__), os.pardir))
-  assert done.returncode == 0, done.stderr
-  assert done.stdout.count("\nskip  ") + done.stdout.startswith("skip  ") == 2
-  assert "| mnist5k | 40% | FullModel | 0.6500 ± 0.0707 |" in done.stdout
-  assert (tmp_path / "t.md").read_text() in done.stdout

@@ -15,7 +15,9 @@ from typing import Optional, Tuple
 from mentornet_tf import names
 
 DATA_FORMATS = ("auto", "tfds", "tfrecord")
-NOISE_TYPES = ("uniform", "flip", "pairflip")
+NOISE_TYPES = ("uniform", "flip", "pairflip", "asymmetric")
+# The datasets with an asymmetric-noise class map (data/class_maps.py, which a test keeps equal).
+ASYMMETRIC_NOISE_DATASETS = ("cifar10", "cifar100", "mnist5k", "digits")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
 # --optimizer / --lr_schedule 'auto' (the flags' default): the student's own, as the original
@@ -46,6 +48,11 @@ LOSSES = ("cross_entropy", "focal", "focal_differentiated", "bootstrap_soft", "b
 # .dropout_keep_prob is not None; a test keeps both equal). resnet101 and resnet50 add theirs
 # before the logits only when keep < 1.
 STUDENTS_WITH_DROPOUT = ("resnet101", "inception", "inception_resnet_v2", "resnet50")
+# The students with an auxiliary head whose loss --aux_weight weights (students.STUDENTS[name]
+# builds a model with `has_aux_logits`; a test keeps both equal).
+STUDENTS_WITH_AUX_HEAD = ("inception_resnet_v2",)
+# --dtype: the StudentNet's compute dtype (variables stay float32; mentornet_tf/precision.py).
+DTYPES = ("float32", "bfloat16", "float16")
 DEFAULT_FOCAL_GAMMA = 2.0          # the original's (its flag was ignored); the paper tunes 1, 2, 3
 BOOTSTRAP_BETA_DEFAULTS = {"bootstrap_soft": 0.95, "bootstrap_hard": 0.8}  # Reed et al.'s own
 
@@ -105,7 +112,7 @@ class DataConfig:
   data_format: str = "auto"          # new: tfds | tfrecord | auto (tfrecord if files match)
   test_data_dir: str = ""            # new: clean test split's dir when it differs (original val/)
   noise_fraction: float = 0.0        # new: p, probability a training label is corrupted
-  noise_type: str = "uniform"        # new: uniform (may equal the true class) | flip | pairflip
+  noise_type: str = "uniform"        # new: uniform | flip | pairflip | asymmetric (noise.py)
   noise_seed: int = 0                # new: noise is a function of (noise_seed, example id) only
   batch_size: int = 128              # original flag: GLOBAL batch size
   shuffle_buffer: int = 10000        # new
@@ -121,6 +128,9 @@ class DataConfig:
   train_list: str = "train.txt"
   test_list: str = "test.txt"
   num_classes: int = 0
+  # new: webvision*: ILSVRC12 val (a prepared imagenet2012 or its conversion), restricted to the
+  # WebVision synsets, as a second clean test set (data/imagenet_val.py)
+  imagenet_val_dir: str = ""
 
   def __post_init__(self):
     _check(self.dataset_name in names.DATASETS or (
@@ -129,6 +139,11 @@ class DataConfig:
            f"choose one of {', '.join(names.DATASETS)}, or tfds:NAME")
     _check(self.image_size >= 1, "image_size", self.image_size, "must be a positive integer")
     _check(self.num_classes >= 0, "num_classes", self.num_classes, "must be >= 0")
+    _check(not self.imagenet_val_dir or self.dataset_name in (
+        "webvision", "webvision_mini", "tfrecord_shards"), "imagenet_val_dir",
+           self.imagenet_val_dir, "ILSVRC12 val on the WebVision classes needs "
+           "--dataset_name=webvision or webvision_mini (or their tfrecord_shards conversion), "
+           f"not {self.dataset_name}")
     _check(not (self.dataset_name.startswith("webvision") and self.noise_fraction > 0),
            "noise_fraction", self.noise_fraction,
            f"--dataset_name={self.dataset_name} labels are already noisy (web labels): use 0")
@@ -138,6 +153,9 @@ class DataConfig:
            "must lie in [0, 1]")
     _check(self.noise_type in NOISE_TYPES, "noise_type", self.noise_type,
            f"choose one of {', '.join(NOISE_TYPES)}")
+    _check(self.noise_type != "asymmetric" or self.dataset_name in ASYMMETRIC_NOISE_DATASETS,
+           "noise_type", self.noise_type, f"asymmetric noise has class maps for --dataset_name="
+           f"{', '.join(ASYMMETRIC_NOISE_DATASETS)} only, not {self.dataset_name}")
     _check(0 <= self.noise_seed <= MAX_NOISE_SEED, "noise_seed", self.noise_seed,
            f"must lie in [0, {MAX_NOISE_SEED}]")
     _check(self.batch_size >= 1, "batch_size", self.batch_size, "must be a positive integer")
@@ -162,6 +180,7 @@ class StudentConfig:
   bootstrap_beta: Optional[float] = None  # new: beta of loss=bootstrap_*; None = Reed's default
   dropout_keep_prob: Optional[float] = None  # new: None = the student's own (Forgetting tunes it)
   s_model_pretrain_steps: int = 0    # new: > 0 = Goldberger's S-model after that many CE steps
+  aux_weight: Optional[float] = None  # new: auxiliary-head loss weight; None = the student's own
 
   def __post_init__(self):
     _check(self.studentnet in names.STUDENTS, "studentnet", self.studentnet,
@@ -180,6 +199,12 @@ class StudentConfig:
       _check(self.studentnet in STUDENTS_WITH_DROPOUT, "dropout_keep_prob",
              self.dropout_keep_prob, f"--studentnet={self.studentnet} has no dropout layer; "
              f"students with one: {', '.join(STUDENTS_WITH_DROPOUT)}")
+    if self.aux_weight is not None:
+      _check(_finite(self.aux_weight) and self.aux_weight >= 0, "aux_weight", self.aux_weight,
+             "must be a finite number >= 0 (0 = no auxiliary loss)")
+      _check(self.studentnet in STUDENTS_WITH_AUX_HEAD, "aux_weight", self.aux_weight,
+             f"--studentnet={self.studentnet} has no auxiliary head; students with one: "
+             f"{', '.join(STUDENTS_WITH_AUX_HEAD)}")
     if self.focal_gamma is not None:
       _check(self.loss.startswith("focal"), "focal_gamma", self.focal_gamma,
              f"applies to --loss=focal or focal_differentiated only (got --loss={self.loss})")
@@ -304,6 +329,12 @@ class TrainConfig:
   num_replicas_cpu: int = 0          # new: split the CPU into N logical devices (tests)
   export_weights: bool = False       # new: write per-example (id, loss, v, labels) per epoch
   verbose: int = 1                   # new: 1 = progress bar, 2 = one line per epoch, 0 = silent
+  # new (large-scale training): the student's compute dtype (a DTYPES; variables stay float32),
+  # XLA for the training step, training steps per tf.function call, step-level checkpoints.
+  dtype: str = "float32"
+  jit_compile: bool = False
+  steps_per_execution: int = 1
+  save_interval_steps: int = 0       # 0 = off (checkpoints at epoch ends and at the end only)
 
   def __post_init__(self):
     _check(bool(self.train_log_dir), "train_log_dir", self.train_log_dir,
@@ -362,6 +393,14 @@ class TrainConfig:
     _check(self.num_replicas_cpu <= 1 or self.strategy == "mirrored", "num_replicas_cpu",
            self.num_replicas_cpu, "splits the CPU for --strategy=mirrored only (got "
            f"--strategy={self.strategy})")
+    _check(self.dtype in DTYPES, "dtype", self.dtype, f"choose one of {', '.join(DTYPES)}")
+    _check(self.steps_per_execution >= 1, "steps_per_execution", self.steps_per_execution,
+           "must be >= 1")
+    _check(self.steps_per_execution == 1 or self.student.s_model_pretrain_steps == 0,
+           "steps_per_execution", self.steps_per_execution, "the S-model's channel is set at "
+           "the end of step --s_model_pretrain_steps exactly: use 1 with it")
+    _check(self.save_interval_steps >= 0, "save_interval_steps", self.save_interval_steps,
+           "must be >= 0 (0 = no step-level checkpoints)")
     _check(self.verbose in VERBOSITY_LEVELS, "verbose", self.verbose,
            "choose one of 0 (silent), 1 (progress bar), 2 (one line per epoch)")
 

@@ -120,7 +120,9 @@ def define_data_flags():
   g.float("noise_fraction", 0.0, "Probability that a training label is corrupted.")
   g.enum("noise_type", "uniform", config_lib.NOISE_TYPES,
          "uniform: a random class, may equal the true one (the paper); flip: a random other "
-         "class; pairflip: class c -> c+1.")
+         "class; pairflip: class c -> c+1; asymmetric: the dataset's class-conditional flips "
+         "(CIFAR-10 truck->automobile, bird->airplane, deer->horse, cat<->dog; CIFAR-100 the "
+         "next class of the superclass; MNIST 2->7, 3->8, 5<->6, 7->1).")
   g.integer("noise_seed", 0, "Noise is a function of (noise_seed, example id) only.")
   g.integer("batch_size", 128, "Global batch size (all replicas and workers).")
   g.integer("shuffle_buffer", 10000, "Shuffle buffer of the training pipeline.")
@@ -128,6 +130,9 @@ def define_data_flags():
          "auto = the student's own (resnet: pad 36/crop/flip; inception: pad 8).")
   g.float("clean_subset_fraction", 0.1, "Share of training examples whose clean label is known "
           "(MentorNet DD, Step 6).")
+  g.string("imagenet_val_dir", "", "webvision*: a prepared tfds imagenet2012 data_dir (or its "
+           "conversion by mentornet_tf.data.convert) whose ILSVRC12 val, restricted to the "
+           "WebVision synsets, is a second test set (results.json: final_imagenet_val).")
 
 
 def define_student_flags():
@@ -150,6 +155,8 @@ def define_student_flags():
             "for this many steps, set a K x K noise-adaptation channel from the confusion matrix "
             "of the student's predictions vs the noisy labels, then train on the channel's "
             "output (evaluation uses the student's). 0: off.")
+  g.float("aux_weight", None, "Weight of the auxiliary head's loss (inception_resnet_v2; slim's "
+          "0.4 by default, 0 = none); v weights it as it weights the main loss.")
   Group("distribution").bool("sync_batch_norm", False, "Synchronised BatchNorm across replicas.")
 
 
@@ -218,6 +225,15 @@ def define_train_flags():
   g.integer("steps_per_epoch", 0, "Steps per Keras epoch; 0 = num_train // batch.")
   g.integer("eval_interval", 1, "Evaluate on the clean test split every N epochs.")
   g.integer("seed", 0, "Initialisation, shuffling and example dropout seed.")
+  g.enum("dtype", "float32", config_lib.DTYPES,
+         "StudentNet compute dtype: bfloat16 / float16 = mixed precision (float32 variables, "
+         "logits cast to float32; float16 with dynamic loss scaling). MentorNet, percentile and "
+         "moving average stay float32.")
+  g.bool("jit_compile", False, "Compile the training step (student and weighting) with XLA.")
+  g.integer("steps_per_execution", 1, "Training steps per tf.function call. Host callbacks run "
+            "between calls: --summary_steps summaries, --save_interval_steps checkpoints and "
+            "the stop at --max_number_of_steps keep their steps; a summary covers the last "
+            "sampled step of a call (one per call when N > --summary_steps).")
   g = Group("distribution")
   g.enum("strategy", "default", names.STRATEGIES, "tf.distribute strategy.")
   g.integer("num_replicas_cpu", 0, "With --strategy=mirrored and no GPU: split the CPU into N "
@@ -227,6 +243,8 @@ def define_train_flags():
   g.integer("save_summaries_secs", 120, "The original's; only its default is accepted: "
             "summaries are written every --summary_steps.")
   g.integer("save_interval_secs", 1200, "Checkpoint period (at epoch ends).")
+  g.integer("save_interval_steps", 0, "Also checkpoint every N steps (mid-epoch; a restart resumes "
+            "at that step). 0: off. Single-process runs also checkpoint on SIGTERM.")
   g.integer("summary_steps", 10, "TensorBoard batch summaries every N steps.")
   g.bool("export_weights", False, "Write per-example (id, loss, v, labels) per epoch.")
   g.integer("verbose", 1, "1: a one-line progress bar (loss, accuracy vs noisy and clean "
@@ -284,7 +302,8 @@ def data_config_from_flags() -> config_lib.DataConfig:
       noise_type=FLAGS.noise_type, noise_seed=FLAGS.noise_seed, batch_size=FLAGS.batch_size,
       shuffle_buffer=FLAGS.shuffle_buffer, augmentation=FLAGS.augmentation,
       clean_subset_fraction=FLAGS.clean_subset_fraction, image_size=FLAGS.image_size,
-      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes)
+      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes,
+      imagenet_val_dir=FLAGS.imagenet_val_dir)
 
 
 def mentor_config_from_flags() -> config_lib.MentorConfig:
@@ -333,7 +352,8 @@ def train_config_from_flags() -> config_lib.TrainConfig:
                                        loss=FLAGS.loss, focal_gamma=FLAGS.focal_gamma,
                                        bootstrap_beta=FLAGS.bootstrap_beta,
                                        dropout_keep_prob=FLAGS.dropout_keep_prob,
-                                       s_model_pretrain_steps=FLAGS.s_model_pretrain_steps),
+                                       s_model_pretrain_steps=FLAGS.s_model_pretrain_steps,
+                                       aux_weight=FLAGS.aux_weight),
       mentor=mentor_config_from_flags(),
       train_log_dir=FLAGS.train_log_dir, optimizer=optimizer, momentum=FLAGS.momentum,
       learning_rate=FLAGS.learning_rate, lr_schedule=lr_schedule,
@@ -346,4 +366,6 @@ def train_config_from_flags() -> config_lib.TrainConfig:
       save_interval_secs=FLAGS.save_interval_secs,
       summary_steps=FLAGS.summary_steps, eval_interval=FLAGS.eval_interval, seed=FLAGS.seed,
       strategy=FLAGS.strategy, num_replicas_cpu=FLAGS.num_replicas_cpu,
-      export_weights=FLAGS.export_weights, verbose=FLAGS.verbose)
+      export_weights=FLAGS.export_weights, verbose=FLAGS.verbose, dtype=FLAGS.dtype,
+      jit_compile=FLAGS.jit_compile, steps_per_execution=FLAGS.steps_per_execution,
+      save_interval_steps=FLAGS.save_interval_steps)

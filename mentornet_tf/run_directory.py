@@ -40,7 +40,8 @@ CONFIG_NAME = "config.json"
 # also the epoch-percentage denominator, so extending stretches the later schedule).
 RESTARTABLE = ("train_log_dir", "max_number_of_steps", "train_epochs", "eval_interval", "verbose",
                "save_interval_secs", "save_summaries_secs", "summary_steps", "export_weights",
-               "data.data_dir", "data.test_data_dir")
+               "data.data_dir", "data.test_data_dir", "save_interval_steps",
+               "steps_per_execution")
 
 
 class RunDirectoryBusy(errors.BadInput):

@@ -10,6 +10,13 @@ with v a constant (stop-gradient) and the MentorNet frozen. `loss` (losses.py) m
 in the sum by a baseline loss (focal, Reed bootstrapping, the S-model's channel loss); the
 weighting still sees CE_i. Runs per replica under tf.distribute: the division by the GLOBAL
 batch size makes the summed replica gradients equal the single-device gradient (stack.md).
+
+At scale (`--dtype`, `--jit_compile`): the student may compute in bfloat16/float16 (its logits are
+cast to float32 before any loss; float16's loss is scaled by a LossScaleOptimizer, mentornet_tf/
+precision.py); under XLA the finiteness check records the first non-finite step in a variable
+instead of asserting (XLA drops tf.debugging.Assert), and the `NonFiniteCheck` callback ends fit.
+A student with an auxiliary head (Inception-ResNet-v2) adds aux_weight * CE(aux logits) to each
+example's training loss, weighted by the same v; MentorNet sees the main head's CE only.
 """
 import re
 from typing import Dict, Optional
@@ -19,12 +26,26 @@ import tf_keras as keras
 
 from mentornet_tf import eval_metrics
 from mentornet_tf import losses
+from mentornet_tf import step_diagnostics
 from mentornet_tf import students
 from mentornet_tf.mentor import weighting as weighting_lib
+# The diagnostics' names, as spade.* for their users (training/summaries.py, monitoring.py).
+from mentornet_tf.step_diagnostics import (  # noqa: F401
+    DIAGNOSTICS, V_HISTOGRAM_BINS, StepValues, v_auc, v_detection, v_histogram)
 
 
 DIVERGENCE_MARKER = "mentornet_tf: non-finite training step"
 _DIVERGENCE_FIELDS = ("step", "loss", "gradient_norm", "v_min", "v_max")
+NONFINITE_LOG = "nonfinite_step"  # --jit_compile: the step's log of the first non-finite step
+
+
+class NonFiniteStep(Exception):
+  """Raised on the host (--jit_compile) at the first non-finite step; `values` as
+  `parse_divergence` returns them."""
+
+  def __init__(self, values: Dict[str, float]):
+    super().__init__(f"{DIVERGENCE_MARKER}: {values}")
+    self.values = values
 
 
 def parse_divergence(message: str) -> Optional[Dict[str, float]]:
@@ -48,80 +69,6 @@ def parse_divergence(message: str) -> Optional[Dict[str, float]]:
   return found
 
 
-# The per-step diagnostics, in the order of `StepValues`. TensorBoard tags: training/summaries.py.
-DIAGNOSTICS = (
-    "total_loss", "orig_loss", "weighted_loss",                     # the student loss
-    "percentile_loss", "loss_moving_percentile", "dropout_rate",    # the weighting's statistics
-    "epoch_step", "data_util", "batch_sum_v",
-    "learning_rate", "gradient_norm",
-    "accuracy_noisy", "accuracy_clean", "memorized",                # against the clean labels
-    "mean_v_clean", "mean_v_corrupted", "v_precision_clean", "v_recall_clean", "v_auc",
-)
-V_HISTOGRAM_BINS = 20  # equal bins over [0, 1]: v of the sampled step (training/summaries.py)
-
-
-class StepValues(keras.metrics.Metric):
-  """The values of the last sampled step: one vector variable, read once per step.
-
-  One variable (not one metric per value) keeps the step cheap: the step reads it with one op
-  and unstacks it. It is not reset at epoch starts (a per-step value, not a running mean).
-  Read across replicas it is their mean (aggregation MEAN).
-  """
-
-  def __init__(self, size, name="step_values", **kwargs):
-    super().__init__(name=name, **kwargs)
-    self.vector = self.add_weight(name="values", shape=(size,), initializer="zeros",
-                                  aggregation=tf.VariableAggregation.MEAN)
-
-  def update_state(self, values, sample_weight=None):  # pylint: disable=arguments-differ
-    del sample_weight
-    return self.vector.assign(tf.cast(values, self.dtype))
-
-  def result(self):
-    return tf.identity(self.vector)
-
-  def reset_state(self):
-    pass  # kept across epochs: the last sampled step stays the last sampled step
-
-
-def v_detection(weights, clean):
-  """v as a detector of clean examples (positive class: clean; predicted clean: v >= 0.5).
-
-  The one definition of the precision and recall of v (the per-step diagnostics and the
-  whole-split summaries of `--export_weights` both use it).
-  Args:
-    weights: float [N], v.
-    clean: float [N], 1.0 where the noisy label equals the clean label.
-  Returns:
-    (precision_clean, recall_clean), float scalars (0 when undefined).
-  """
-  predicted = tf.cast(weights >= 0.5, tf.float32)
-  true_positives = tf.reduce_sum(predicted * clean)
-  return (tf.math.divide_no_nan(true_positives, tf.reduce_sum(predicted)),
-          tf.math.divide_no_nan(true_positives, tf.reduce_sum(clean)))
-
-
-def v_auc(weights, clean):
-  """The ROC AUC of v as a score for clean examples, exact over the batch (ties count 1/2).
-
-  Pairwise [N, N]: meant for a sampled step's batch, not the whole split. 0.5 when one class is
-  absent.
-  """
-  above = tf.cast(weights[:, None] > weights[None, :], tf.float32)
-  ties = tf.cast(tf.equal(weights[:, None], weights[None, :]), tf.float32)
-  pairs = clean[:, None] * (1.0 - clean)[None, :]  # (clean, corrupted) pairs
-  count = tf.reduce_sum(pairs)
-  return tf.where(count > 0, tf.math.divide_no_nan(tf.reduce_sum((above + 0.5 * ties) * pairs),
-                                                   count), 0.5)
-
-
-def v_histogram(weights):
-  """Counts of v in `V_HISTOGRAM_BINS` equal bins over [0, 1]; float [bins]."""
-  bins = tf.cast(tf.clip_by_value(weights * V_HISTOGRAM_BINS, 0, V_HISTOGRAM_BINS - 1), tf.int32)
-  return tf.math.bincount(bins, minlength=V_HISTOGRAM_BINS, maxlength=V_HISTOGRAM_BINS,
-                          dtype=tf.float32)
-
-
 class SpadeModel(keras.Model):
   """Trains `student` on noisy labels with per-example weights from `weighting`.
 
@@ -133,14 +80,23 @@ class SpadeModel(keras.Model):
                global_batch_size: int, weight_decay: float = 0.0, num_classes: int = 10,
                summary_steps: int = 10, loss: str = "cross_entropy",
                focal_gamma: Optional[float] = None, bootstrap_beta: Optional[float] = None,
-               s_model_pretrain_steps: int = 0, **kwargs):
+               s_model_pretrain_steps: int = 0, aux_weight: Optional[float] = None, **kwargs):
     """`summary_steps`: the diagnostics are computed at the steps whose pre-increment count is a
     multiple of it (step 0 included) and kept until the next such step. `loss`, `focal_gamma`,
     `bootstrap_beta`: the training loss (losses.per_example_loss); the weighting sees CE.
     `s_model_pretrain_steps` > 0: Goldberger's S-model, a noise-adaptation channel
     (losses.NoiseAdaptation, `self.channel`) whose loss replaces CE from that step on (its W is
-    set from the confusion matrix by a callback at that step); evaluation uses the student."""
+    set from the confusion matrix by a callback at that step); evaluation uses the student.
+    `aux_weight`: the auxiliary head's loss weight when the student has one (`has_aux_logits`;
+    None = the student's own `aux_weight`, 0 = no auxiliary loss)."""
     super().__init__(**kwargs)
+    has_aux = bool(getattr(student, "has_aux_logits", False))
+    if aux_weight is not None and aux_weight > 0 and not has_aux:
+      raise ValueError(f"aux_weight={aux_weight} but the student has no auxiliary head")
+    self.aux_weight = (float(student.aux_weight if aux_weight is None else aux_weight)
+                       if has_aux else 0.0)
+    self.nonfinite = None  # --jit_compile: the first non-finite step's values (compile())
+    self.resume_step_in_epoch = 0  # set by train_lib for a run restored mid-epoch
     self.loss_name = loss
     self.focal_gamma = focal_gamma
     self.bootstrap_beta = bootstrap_beta
@@ -169,9 +125,35 @@ class SpadeModel(keras.Model):
   def metrics(self):
     return [self.step_values, self.eval_sums]
 
+  def compile(self, *args, **kwargs):  # pylint: disable=arguments-differ
+    super().compile(*args, **kwargs)
+    if self.jit_compile and self.nonfinite is None:
+      # [step (1-based; 0 = none yet), loss, gradient norm, v min, v max]; float64 keeps the
+      # step exact. Per replica (equal on all: the finite flag is all-reduced).
+      self.nonfinite = self.add_weight(
+          name="nonfinite_step", shape=(5,), dtype=tf.float64, initializer="zeros",
+          trainable=False, synchronization=tf.VariableSynchronization.ON_READ,
+          aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+  def _maybe_load_initial_counters_from_ckpt(self, steps_per_epoch, initial_epoch):
+    # fit's hook for where its first epoch starts (tf_keras' BackupAndRestore uses it): a run
+    # restored from a step-level checkpoint continues mid-epoch, at the batch it stopped before.
+    epoch, step = super()._maybe_load_initial_counters_from_ckpt(steps_per_epoch, initial_epoch)
+    return epoch, step or self.resume_step_in_epoch
+
   def call(self, inputs, training=False):
     images = inputs["image"] if isinstance(inputs, dict) else inputs
-    return self.student(images, training=training)
+    return tf.cast(self.student(images, training=training), tf.float32)
+
+  def student_logits(self, images, training=True):
+    """(logits, aux logits or None), float32 [B, K] whatever the student computes in.
+
+    The auxiliary logits only in training and when their loss has a weight.
+    """
+    if training and self.aux_weight > 0:
+      logits, aux_logits = self.student(images, training=True, return_aux=True)
+      return tf.cast(logits, tf.float32), tf.cast(aux_logits, tf.float32)
+    return tf.cast(self.student(images, training=training), tf.float32), None
 
   def _current_learning_rate(self):
     learning_rate = self.optimizer.learning_rate
@@ -186,8 +168,9 @@ class SpadeModel(keras.Model):
 
   def train_step(self, data):
     labels = tf.cast(data["label"], tf.int32)
+    loss_scaled = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
     with tf.GradientTape() as tape:
-      logits = self.student(data["image"], training=True)
+      logits, aux_logits = self.student_logits(data["image"])
       per_example_loss = keras.losses.sparse_categorical_crossentropy(
           labels, logits, from_logits=True)  # [B], from the pass that is back-propagated
       out = self.compute_weights(data, tf.stop_gradient(per_example_loss))
@@ -198,6 +181,9 @@ class SpadeModel(keras.Model):
       if self.channel is not None:  # S-model: the channel's loss once the first phase is over
         training_loss = tf.where(self.optimizer.iterations >= self.s_model_pretrain_steps,
                                  self.channel.loss(labels, logits), training_loss)
+      if aux_logits is not None:  # slim's 0.4 * CE(aux logits), weighted by the same v
+        training_loss += self.aux_weight * keras.losses.sparse_categorical_crossentropy(
+            labels, aux_logits, from_logits=True)
       weighted_loss = tf.nn.compute_average_loss(
           training_loss * weights, global_batch_size=self.global_batch_size)
       decay = tf.constant(0.0)
@@ -206,43 +192,97 @@ class SpadeModel(keras.Model):
         decay = (self.weight_decay * students.weight_decay_loss(self.student)
                  * tf.reduce_sum(weights) / self.global_batch_size)
       total_loss = weighted_loss + decay
+      # float16: the loss differentiated is scaled; every value reported or checked is not.
+      differentiated = self.optimizer.get_scaled_loss(total_loss) if loss_scaled else total_loss
     variables = self.student.trainable_variables  # never the MentorNet's
     if self.channel is not None:
       variables = variables + self.channel.trainable_variables
-    gradients = tape.gradient(total_loss, variables)
+    gradients = tape.gradient(differentiated, variables)
+    if loss_scaled:
+      gradients = self.optimizer.get_unscaled_gradients(gradients)
     gradient_norm = tf.linalg.global_norm(gradients)
-    gradients = self._check_finite(gradients, total_loss, gradient_norm, weights)
+    # Under loss scaling an overflowing gradient is the optimizer's to skip (it lowers the
+    # scale), not a divergence: only the loss and v are checked then.
+    finite = self._all_finite(total_loss, None if loss_scaled else gradient_norm, weights)
+    if not self.jit_compile:
+      gradients = self._check_finite(gradients, finite, total_loss, gradient_norm, weights)
     step = self.optimizer.iterations  # pre-increment count of this step
     self.nonzero_v.assign_add(tf.reduce_sum(tf.cast(weights > 0.001, tf.float32)))
     # Diagnostics only on sampled steps (what TensorBoard shows): the other steps pay one cond.
     sampled = tf.equal(step % self.summary_steps, 0)
 
     def diagnose():
-      self.step_values.vector.assign(self._diagnostics(
-          per_example_loss, weights, logits, labels, data, out, decay, gradient_norm, step,
-          training_loss=training_loss))
+      self.step_values.vector.assign(step_diagnostics.step_vector(
+          per_example_loss, training_loss, weights, logits, labels, data["clean_label"], out,
+          decay, gradient_norm, step, self.nonzero_v, self._current_learning_rate(),
+          self.global_batch_size))
       return tf.constant(True)
     tf.cond(sampled, diagnose, lambda: tf.constant(False))
-    self.optimizer.apply_gradients(zip(gradients, variables))
+    logs = {}
+    if self.jit_compile:
+      logs[NONFINITE_LOG] = self._apply_if_finite(
+          gradients, variables, finite, total_loss, gradient_norm, weights)
+    else:
+      self.optimizer.apply_gradients(zip(gradients, variables))
     values = tf.unstack(self.step_values.result()[:len(DIAGNOSTICS)])
-    return dict(zip(DIAGNOSTICS, values))
+    return dict(zip(DIAGNOSTICS, values), **logs)
 
-  def _check_finite(self, gradients, total_loss, gradient_norm, weights):
+  def _all_finite(self, total_loss, gradient_norm, weights):
+    """Whether the loss, the gradient norm (None: not checked) and every v are finite, on
+    every replica (an all-reduced count of non-finite replicas, so that replicas agree and none
+    waits alone in a collective)."""
+    finite = tf.logical_and(tf.math.is_finite(total_loss),
+                            tf.reduce_all(tf.math.is_finite(weights)))
+    if gradient_norm is not None:
+      finite = tf.logical_and(finite, tf.math.is_finite(gradient_norm))
+    replica_context = tf.distribute.get_replica_context()
+    if replica_context is not None and replica_context.num_replicas_in_sync > 1:
+      finite = replica_context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                          tf.cast(tf.logical_not(finite), tf.float32)) < 0.5
+    return finite
+
+  def _apply_if_finite(self, gradients, variables, finite, total_loss, gradient_norm, weights):
+    """--jit_compile: applies the gradients only while every step so far was finite.
+
+    XLA compiles tf.debugging.Assert away, so the first non-finite step is recorded in
+    `self.nonfinite` (its step and values) instead; that step and every later one apply nothing
+    (also the later steps of one --steps_per_execution call), and the `NonFiniteCheck` callback
+    raises `NonFiniteStep` on the host after the call. Returns the recorded step (0: none).
+    """
+    inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+    with tf.init_scope():  # the optimizer's slots must not be created inside the cond
+      inner.build(variables)
+    recorded = self.nonfinite.read_value()
+    apply = tf.logical_and(finite, recorded[0] < 0.5)
+
+    def update():
+      self.optimizer.apply_gradients(zip(gradients, variables))
+      return tf.constant(True)
+    tf.cond(apply, update, lambda: tf.constant(False))
+    values = tf.stack([tf.cast(v, tf.float64) for v in (
+        self.optimizer.iterations + 1, total_loss, gradient_norm, tf.reduce_min(weights),
+        tf.reduce_max(weights))])
+    recorded = tf.where(tf.logical_or(finite, recorded[0] > 0.5), recorded, values)
+    self.nonfinite.assign(recorded)
+    return recorded[0]
+
+  def raise_if_nonfinite(self, logs) -> None:
+    """Raises NonFiniteStep when the logs of a --jit_compile step report a non-finite step."""
+    if logs is None or NONFINITE_LOG not in logs or float(logs[NONFINITE_LOG]) < 0.5:
+      return
+    values = dict(zip(_DIVERGENCE_FIELDS, self.nonfinite.numpy().tolist()))
+    values["step"] = int(values["step"])
+    raise NonFiniteStep(values)
+
+  def _check_finite(self, gradients, finite, total_loss, gradient_norm, weights):
     """Stops the step before any variable update when the loss, gradients or v are not finite.
 
     An in-graph assertion (no host round trip): the error reaches `fit` with the step and the
     values (`parse_divergence`), and because the gradients depend on it, the optimizer never
     applies a non-finite update, so the weights and the newest checkpoint stay finite. Replicas
     agree on the outcome (an all-reduced count of non-finite replicas) so that none waits alone
-    in a collective.
+    in a collective (`_all_finite`).
     """
-    finite = tf.logical_and(
-        tf.logical_and(tf.math.is_finite(total_loss), tf.math.is_finite(gradient_norm)),
-        tf.reduce_all(tf.math.is_finite(weights)))
-    replica_context = tf.distribute.get_replica_context()
-    if replica_context is not None and replica_context.num_replicas_in_sync > 1:
-      finite = replica_context.all_reduce(tf.distribute.ReduceOp.SUM,
-                                          tf.cast(tf.logical_not(finite), tf.float32)) < 0.5
     check = tf.debugging.Assert(finite, [
         DIVERGENCE_MARKER, "step", self.optimizer.iterations + 1, "loss", total_loss,
         "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",
@@ -252,44 +292,10 @@ class SpadeModel(keras.Model):
               if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
               for g in gradients]
 
-  def _diagnostics(self, per_example_loss, weights, logits, labels, data, out, decay,
-                   gradient_norm, step, training_loss=None):
-    """The per-step values of `DIAGNOSTICS` then the v histogram; float [len + bins].
-
-    Means over this replica's batch (the step values' MEAN across replicas makes them global for
-    equal replica batches). The original's names (§3.4) where it had the quantity. orig_loss is
-    the CE; weighted_loss and total_loss the objective minimised (`training_loss`, the baseline
-    loss when --loss is not cross_entropy).
-    """
-    training_loss = per_example_loss if training_loss is None else training_loss
-    batch = tf.cast(tf.size(weights), tf.float32)
-    clean = tf.cast(tf.equal(labels, tf.cast(data["clean_label"], tf.int32)), tf.float32)
-    corrupted = 1.0 - clean
-    predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    hit_noisy = tf.cast(tf.equal(predictions, labels), tf.float32)
-    hit_clean = tf.cast(tf.equal(predictions, tf.cast(data["clean_label"], tf.int32)), tf.float32)
-    weighted = tf.reduce_mean(training_loss * weights)
-    precision, recall = v_detection(weights, clean)
-    mean = lambda x, w: tf.math.divide_no_nan(tf.reduce_sum(x * w), tf.reduce_sum(w))
-    # The original's whole-run data_util: nonzero v since step 0 / (B * steps), capped at 1.
-    data_util = tf.minimum(self.nonzero_v / (batch * tf.cast(step + 1, tf.float32)), 1.0)
-    values = [
-        weighted + decay * self.global_batch_size / batch,  # total: per-replica-batch mean
-        tf.reduce_mean(per_example_loss), weighted,
-        out.percentile_loss, out.moving_average, out.dropout_rate,
-        out.cur_epoch, data_util, tf.reduce_sum(weights) * self.global_batch_size / batch,
-        self._current_learning_rate(), gradient_norm,
-        tf.reduce_mean(hit_noisy), tf.reduce_mean(hit_clean),
-        mean(hit_noisy, corrupted),  # memorised: corrupted examples predicted as their label
-        mean(weights, clean), mean(weights, corrupted), precision, recall, v_auc(weights, clean),
-    ]
-    scalars = tf.stack([tf.cast(tf.reshape(v, []), tf.float32) for v in values])
-    return tf.concat([scalars, v_histogram(weights)], axis=0)
-
   def test_step(self, data):
-    logits = self.student(data["image"], training=False)
+    logits = self(data["image"], training=False)
     self.eval_sums.update_state(data["label"], logits)
     return eval_metrics.results(self.eval_sums.result(), self.eval_sums.k)
 
   def predict_step(self, data):
-    return self.student(data["image"], training=False)
+    return self(data["image"], training=False)

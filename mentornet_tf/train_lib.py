@@ -24,6 +24,7 @@ from mentornet_tf import config as config_lib
 from mentornet_tf import errors
 from mentornet_tf import eval_metrics
 from mentornet_tf import distribute
+from mentornet_tf import precision
 from mentornet_tf import run_directory
 from mentornet_tf import spade
 from mentornet_tf.validation import validate  # noqa: F401  (train_lib.validate is the API)
@@ -32,6 +33,7 @@ from mentornet_tf import training
 from mentornet_tf.data import pipeline
 from mentornet_tf.mentor import weighting as weighting_lib
 from mentornet_tf.training import callbacks as callbacks_lib
+from mentornet_tf.training import checkpointing
 
 
 class RunDirectoryError(errors.BadInput):
@@ -40,6 +42,10 @@ class RunDirectoryError(errors.BadInput):
 
 class TrainingDiverged(errors.RunFailed):
   """A training step had a non-finite loss, gradient norm or v; nothing of it was applied."""
+
+
+class TrainingPreempted(errors.RunFailed):
+  """SIGTERM stopped training after a checkpoint; the same command resumes."""
 
 
 def prepare_run_directory(train_log_dir: str) -> None:
@@ -86,12 +92,15 @@ def build_learning_rate(config: config_lib.TrainConfig, steps_per_epoch: int):
 
 
 def build_optimizer(config: config_lib.TrainConfig, steps_per_epoch: int):
+  """The student's optimizer; in a LossScaleOptimizer for --dtype=float16 (precision.py)."""
   learning_rate = build_learning_rate(config, steps_per_epoch)
   if config.optimizer == "momentum":
-    return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
-  if config.optimizer == "sgd":
-    return keras.optimizers.SGD(learning_rate)
-  return keras.optimizers.Adam(learning_rate)
+    optimizer = keras.optimizers.SGD(learning_rate, momentum=config.momentum)
+  elif config.optimizer == "sgd":
+    optimizer = keras.optimizers.SGD(learning_rate)
+  else:
+    optimizer = keras.optimizers.Adam(learning_rate)
+  return precision.wrap_optimizer(optimizer, config.dtype)
 
 
 def _load_mentornet(config: config_lib.TrainConfig):
@@ -109,10 +118,11 @@ def _load_mentornet(config: config_lib.TrainConfig):
 def build_model(config: config_lib.TrainConfig, info):
   """Builds the SpadeModel (call under the strategy scope). Returns (model, mentornet metadata)."""
   spec = students.STUDENTS[config.student.studentnet]
-  student = students.build_student(
-      config.student.studentnet, info.num_classes, tuple(info.image_shape),
-      sync_batch_norm=config.student.sync_batch_norm, seed=config.seed,
-      dropout_keep_prob=config.student.dropout_keep_prob)
+  with precision.student_policy(config.dtype):  # only the student computes in --dtype
+    student = students.build_student(
+        config.student.studentnet, info.num_classes, tuple(info.image_shape),
+        sync_batch_norm=config.student.sync_batch_norm, seed=config.seed,
+        dropout_keep_prob=config.student.dropout_keep_prob)
   mentornet, mentor_metadata = _load_mentornet(config)
   weighting = weighting_lib.build_weighting(
       config.mentor, config.max_number_of_steps, mentornet=mentornet,
@@ -124,7 +134,8 @@ def build_model(config: config_lib.TrainConfig, info):
                            summary_steps=config.summary_steps, loss=config.student.loss,
                            focal_gamma=config.student.focal_gamma,
                            bootstrap_beta=config.student.bootstrap_beta,
-                           s_model_pretrain_steps=config.student.s_model_pretrain_steps)
+                           s_model_pretrain_steps=config.student.s_model_pretrain_steps,
+                           aux_weight=config.student.aux_weight)
   return model, mentor_metadata
 
 
@@ -201,14 +212,16 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
   with strategy.scope():
     model, mentor_metadata = build_model(config, info)
     optimizer = build_optimizer(config, steps_per_epoch)
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                  steps_per_execution=config.steps_per_execution)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-  checkpointer = callbacks_lib.Checkpointer(
+  checkpointer = checkpointing.Checkpointer(
       checkpoint, os.path.join(config.train_log_dir, "ckpt"), config.save_interval_secs,
       chief=chief)
   resumed_from = checkpointer.restore()
   start_step = int(optimizer.iterations.numpy())
-  initial_epoch = start_step // steps_per_epoch
+  # A step-level checkpoint resumes mid-epoch: fit starts that epoch at the restored batch.
+  initial_epoch, model.resume_step_in_epoch = divmod(start_step, steps_per_epoch)
   finished = start_step >= config.max_number_of_steps
   if finished:
     logging.info("Already trained %d >= %d steps; evaluating only.", start_step,
@@ -218,7 +231,7 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
     # Resume where the killed run stopped: the same batches, not a replay of epoch 0.
     return pipeline.build_train_dataset(data, augmentation, seed=config.seed,
                                         input_context=input_context,
-                                        initial_step=initial_epoch * steps_per_epoch)
+                                        initial_step=start_step)
 
   train_dataset = distribute.distribute_dataset(strategy, config.strategy, train_input)
   eval_dataset = pipeline.build_eval_dataset(data, augmentation)
@@ -245,6 +258,15 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
       mentornet=model.weighting.mentornet, augmentation=augmentation, evaluate_fn=evaluate_fn,
       source=data)
   callbacks = run_callbacks.callbacks
+  if config.jit_compile:  # first: nothing runs on a step after the first non-finite one
+    callbacks = [callbacks_lib.NonFiniteCheck()] + callbacks
+  # Last: a step's checkpoint holds what the other callbacks did at that step. A SIGTERM is
+  # turned into a checkpoint only where one process decides when to save (multi-worker jobs:
+  # each worker would save at a different step).
+  step_saves = checkpointing.StepCheckpoints(
+      checkpointer, config.save_interval_steps,
+      save_on_sigterm=config.strategy in ("default", "one_device", "mirrored"))
+  callbacks.append(step_saves)
   started = time.time()
   try:
     if not finished:
@@ -255,14 +277,24 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
       model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                 initial_epoch=initial_epoch, callbacks=callbacks + [progress], verbose=0,
                 **validation)
-  except tf.errors.OpError as error:
-    divergence = spade.parse_divergence(str(error))
+  except (tf.errors.OpError, spade.NonFiniteStep) as error:
+    divergence = getattr(error, "values", None) or spade.parse_divergence(str(error))
     if divergence is None:
       raise
     tracker.diverged(divergence)
     raise TrainingDiverged(_divergence_message(divergence, config, checkpointer)) from None
+  finally:
+    step_saves.release_signal()
+  if step_saves.preempted:
+    raise TrainingPreempted(
+        f"stopped by SIGTERM after step {step_saves.preempted} and saved "
+        f"{checkpointer.manager.latest_checkpoint}; run the same command again to resume there")
+  # Further clean test sets (ILSVRC12 val on the WebVision classes: data/imagenet_val.py).
+  extra = {f"final_{name}": {key: float(value) for key, value in evaluate(
+      pipeline.build_eval_dataset(test_source, augmentation)).items()}
+           for name, test_source in getattr(info, "extra_test", {}).items()}
   results = tracker.finish(evaluate(eval_dataset), train_seconds=time.time() - started,
-                           steps=int(optimizer.iterations.numpy()))
+                           steps=int(optimizer.iterations.numpy()), **extra)
   run_callbacks.summaries.write_results(results, int(optimizer.iterations.numpy()))
   return results
 

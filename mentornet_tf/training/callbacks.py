@@ -1,23 +1,44 @@
 """Host-side callbacks: stop at max steps, checkpoints and resume, best/last tracking.
 
 Run on the host between steps; anything they change that the traced step reads lives in variables
-(the traced step freezes Python attributes).
+(the traced step freezes Python attributes). With --steps_per_execution=N, fit calls them after
+each call of N steps, `batch` being the index of the call's last step in its epoch.
 """
 import json
 import math
 import os
-import shutil
-import time
 from typing import Dict, Optional
 
 from absl import logging
-import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import atomic_files
 
+
+def epoch_start_step(callback: keras.callbacks.Callback, epoch: int) -> int:
+  """The step count at which fit's epoch `epoch` starts; `batch` indices count from it.
+
+  Every epoch has fit's `steps` steps, and a run restored mid-epoch starts its first epoch at the
+  restored batch (SpadeModel.resume_step_in_epoch), so this holds in every process of a run.
+  Without fit's params (a callback driven by hand), the optimizer's step count.
+  """
+  steps = (callback.params or {}).get("steps")
+  if steps:
+    return epoch * int(steps)
+  return int(callback.model.optimizer.iterations.numpy())
+
+
+def steps_per_execution(model) -> int:
+  """The training steps of one call of fit's train function (--steps_per_execution)."""
+  value = getattr(model, "steps_per_execution", None)
+  return 1 if value is None else int(value.numpy())
+
+
 class StopAtStep(keras.callbacks.Callback):
-  """Stops training when the optimizer has taken `max_number_of_steps` steps (original flag)."""
+  """Stops training when the optimizer has taken `max_number_of_steps` steps (original flag).
+
+  With --steps_per_execution=N the call that would pass the limit is shortened to end on it.
+  """
 
   def __init__(self, max_number_of_steps: int):
     super().__init__()
@@ -27,81 +48,38 @@ class StopAtStep(keras.callbacks.Callback):
     # scheduled on the workers, which is what bounds the step count.
     self._supports_tf_logs = True
 
+  def on_train_begin(self, logs=None):
+    self._per_call = self._original_per_call = steps_per_execution(self.model)
+
   def on_epoch_begin(self, epoch, logs=None):
     # One host read per epoch (a read per batch would stall the step pipeline).
-    self._remaining = self.max_number_of_steps - int(self.model.optimizer.iterations.numpy())
-    if self._remaining <= 0:
+    self._epoch_start = epoch_start_step(self, epoch)
+    if int(self.model.optimizer.iterations.numpy()) >= self.max_number_of_steps:
       self.model.stop_training = True
 
   def on_train_batch_end(self, batch, logs=None):
-    if batch + 1 >= self._remaining:
+    remaining = self.max_number_of_steps - (self._epoch_start + batch + 1)
+    if remaining <= 0:
       self.model.stop_training = True
-
-
-class Checkpointer(keras.callbacks.Callback):
-  """Saves the whole training state (student, optimizer, moving average, MentorNet, step).
-
-  A checkpoint is written at the end of an epoch when `save_interval_secs` have passed since the
-  last one (original flag), and at the end of training. `restore()` resumes a killed run from the
-  latest checkpoint: the training step count says where to continue. Non-chief workers of a
-  multi-worker job must take part in saving (sync-on-read variables), so they write to a scratch
-  directory that is deleted right after.
-  """
-
-  def __init__(self, checkpoint: tf.train.Checkpoint, directory: str, save_interval_secs: float,
-               chief: bool = True, max_to_keep: int = 10, keep_every_n_hours: float = 24.0):
-    super().__init__()
-    self.directory = directory if chief else os.path.join(
-        directory, f".worker_scratch_{os.getpid()}")
-    self.chief = chief
-    self.save_interval_secs = float(save_interval_secs)
-    if chief:  # a garbage `checkpoint` state file would crash CheckpointManager: set it aside
-      from mentornet_tf import checkpoints  # pylint: disable=g-import-not-at-top
-      checkpoints.remove_unreadable_state_file(directory)
-    self.manager = tf.train.CheckpointManager(
-        checkpoint, self.directory, max_to_keep=max_to_keep,
-        keep_checkpoint_every_n_hours=keep_every_n_hours)
-    self._last_save = time.time()
-    self._restore_manager = self.manager if chief else tf.train.CheckpointManager(
-        checkpoint, directory, max_to_keep=max_to_keep)
-
-  def restore(self) -> Optional[str]:
-    """Restores the newest readable checkpoint, if any; returns its path.
-
-    The chief first removes the `ckpt-N_temp/` directories of a save that was killed. Damaged
-    newer checkpoints (truncated or missing index or data, named by the state file but gone) are
-    skipped with a warning that names them; the chief then repairs the manager's state so that
-    the next save and `max_to_keep` sweeps ignore them (checkpoints.repair_manager_state).
-    """
-    from mentornet_tf import checkpoints  # pylint: disable=g-import-not-at-top
-    directory = self._restore_manager.directory
-    if self.chief:
-      for removed in checkpoints.remove_temp_directories(directory):
-        logging.warning("Removed %s, left by a checkpoint save that was killed", removed)
-    path, skipped = checkpoints.latest_readable_checkpoint(directory)
-    if skipped:
-      checkpoints.warn(checkpoints.describe_skipped(skipped, path))
-    if path:
-      self._restore_manager.checkpoint.restore(path).expect_partial()
-      logging.info("Resumed from %s", path)
-    if self.chief:
-      checkpoints.repair_manager_state(self.manager, path, skipped)
-    return path
-
-  def save(self):
-    step = int(self.model.optimizer.iterations.numpy())
-    path = self.manager.save(checkpoint_number=step)
-    self._last_save = time.time()
-    if not self.chief:
-      shutil.rmtree(self.directory, ignore_errors=True)
-    return path
-
-  def on_epoch_end(self, epoch, logs=None):
-    if time.time() - self._last_save >= self.save_interval_secs:
-      self.save()
+    elif remaining < self._per_call:  # fit reads the variable before each call
+      self._per_call = remaining
+      self.model.steps_per_execution.assign(remaining)
 
   def on_train_end(self, logs=None):
-    self.save()
+    if self._per_call != self._original_per_call:
+      self.model.steps_per_execution.assign(self._original_per_call)
+
+
+class NonFiniteCheck(keras.callbacks.Callback):
+  """--jit_compile: ends fit with `spade.NonFiniteStep` after a call that met a non-finite step.
+
+  XLA compiles tf.debugging.Assert away, so the step records the first non-finite step (and
+  applies nothing from it on); this reads that record from each call's logs (one scalar).
+  Place it first: no other callback then acts on the call.
+  """
+
+  def on_train_batch_end(self, batch, logs=None):
+    self.model.raise_if_nonfinite(logs)
 
 
 class EpochEvaluation(keras.callbacks.Callback):

@@ -24,6 +24,7 @@ from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import mentor_data
 from mentornet_tf.mentor import plots
 from mentornet_tf.mentor import storage
+from mentornet_tf.training import callbacks as callbacks_lib
 
 
 UPDATES_DIR = "mentornet_updates"  # under the run directory (WORKSPACE.md "Run directory")
@@ -136,8 +137,9 @@ class MentorNetUpdater(keras.callbacks.Callback):
     self._supports_tf_logs = True
 
   def on_epoch_begin(self, epoch, logs=None):
-    self._epoch_start = int(self.model.optimizer.iterations.numpy())
-    self._pending = [s for s in self._pending if s > self._epoch_start]  # resumed runs skip done
+    step = int(self.model.optimizer.iterations.numpy())  # a resumed run may start mid-epoch
+    self._pending = [s for s in self._pending if s > step]  # resumed runs skip done
+    self._epoch_start = callbacks_lib.epoch_start_step(self, epoch)
 
   def on_train_batch_end(self, batch, logs=None):
     if self._pending and self._epoch_start + batch + 1 >= self._pending[0]:

@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf.training import callbacks as callbacks_lib
+
 TAGS = {
     "total_loss": "loss/total_loss", "orig_loss": "loss/orig_loss",
     "weighted_loss": "loss/weighted_loss",
@@ -103,15 +105,21 @@ class TrainingSummaries(keras.callbacks.Callback):
 
   def on_train_begin(self, logs=None):
     self.write_hparams()
+    self._per_call = callbacks_lib.steps_per_execution(self.model)
 
   def on_epoch_begin(self, epoch, logs=None):
-    self._epoch_start = int(self.model.optimizer.iterations.numpy())
-    self._sums, self._samples = {}, 0
-    self._last = (self._epoch_start, time.time())
+    self._epoch_start = callbacks_lib.epoch_start_step(self, epoch)
+    self._sums, self._samples, self._call_end = {}, 0, None
+    self._last = (int(self.model.optimizer.iterations.numpy()), time.time())
 
   def on_train_batch_end(self, batch, logs=None):
-    step = self._epoch_start + batch  # pre-increment count of the step just taken
-    if step % self.summary_steps or logs is None:
+    # The call (--steps_per_execution) took steps first..last (pre-increment counts); its logs
+    # hold the values of its last sampled step, if it took one.
+    last = self._epoch_start + batch
+    first = last - self._per_call + 1 if self._call_end is None else self._call_end + 1
+    self._call_end = last
+    step = last - last % self.summary_steps
+    if step < first or logs is None:
       return
     logs = _fetch(logs)  # the logs of one sampled step: the only host wait
     values = {key: float(np.asarray(_fetch(value))) for key, value in logs.items()

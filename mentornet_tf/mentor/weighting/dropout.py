@@ -48,7 +48,10 @@ def example_dropout_mask(scores, dropout_rate, all_scores=None):
   keep = num_kept(tf.size(all_scores), dropout_rate)
   sorted_scores = tf.sort(all_scores)
   # Scores are distinct with overwhelming probability (63-bit hashes); ties would keep both.
-  threshold = tf.where(keep > 0, sorted_scores[tf.maximum(keep - 1, 0)], tf.int64.min)
+  # tf.gather, not sorted_scores[i]: a slice with a data-dependent start makes XLA
+  # (--jit_compile) treat the step as a compile-time constant and recompile every step.
+  threshold = tf.where(keep > 0, tf.gather(sorted_scores, tf.maximum(keep - 1, 0)),
+                       tf.int64.min)
   return tf.cast(tf.logical_and(scores <= threshold, keep > 0), tf.float32)
 
 

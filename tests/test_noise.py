@@ -132,3 +132,93 @@ def test_noise_independent_of_shuffling_batching_and_sharding():
   assert reference == set(zip(range(300), direct.tolist()))
   for shards, batch, seed in ((2, 24, 1), (3, 30, 2), (1, 50, 3)):
     assert _pairs_from_training_streams(shards, batch, seed) == reference
+
+
+# ----------------------------------------------------------------------------- asymmetric noise
+
+def test_asymmetric_cifar10_maps_exactly_the_named_classes():
+  """truck -> automobile, bird -> airplane, deer -> horse, cat <-> dog; the others never move,
+  and each named class moves at rate p (binomial tolerance)."""
+  from mentornet_tf.data import class_maps  # pylint: disable=g-import-not-at-top
+  names = class_maps.CIFAR10_CLASSES
+  expected = {names.index(a): names.index(b) for a, b in (
+      ("truck", "automobile"), ("bird", "airplane"), ("deer", "horse"), ("cat", "dog"),
+      ("dog", "cat"))}
+  assert expected == {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}  # CIFAR-10's label order
+  class_map = noise.class_map_for("asymmetric", "cifar10", 10)
+  clean, ids = _labels()
+  p = 0.4
+  noisy = noise.corrupt_labels(clean, ids, 10, p, "asymmetric", 3, class_map).numpy()
+  flipped = noisy != clean
+  assert {(int(c), int(n)) for c, n in zip(clean[flipped], noisy[flipped])} == set(
+      expected.items())
+  per_class = NUM_IDS // 10
+  tolerance = 4.5 * np.sqrt(p * (1 - p) / per_class)  # 4.5 binomial sigma (0.0156)
+  for label in range(10):
+    rate = flipped[clean == label].mean()
+    assert (rate == 0.0) if label not in expected else abs(rate - p) < tolerance, (label, rate)
+  report = noise.noise_report(clean, noisy, p, "asymmetric", 10, class_map)
+  assert report["expected_flip_rate"] == pytest.approx(p / 2)  # 5 of 10 balanced classes move
+  assert abs(report["realised_flip_rate"] - p / 2) < 4.5 * np.sqrt(p / 2 * (1 - p / 2) / NUM_IDS)
+  # At p = 1 every named class moves, deterministically.
+  all_moved = noise.corrupt_labels(np.arange(10), np.arange(10), 10, 1.0, "asymmetric", 0,
+                                   class_map).numpy()
+  np.testing.assert_array_equal(all_moved, class_map)
+
+
+def test_asymmetric_cifar100_flips_to_the_next_class_of_the_superclass():
+  from mentornet_tf.data import class_maps  # pylint: disable=g-import-not-at-top
+  class_map = noise.class_map_for("asymmetric", "cifar100", 100)
+  names = class_maps.CIFAR100_CLASSES
+  assert len(names) == 100 and list(names) == sorted(names)  # CIFAR-100's (alphabetical) order
+  members = [m for group in class_maps.CIFAR100_SUPERCLASSES.values() for m in group]
+  assert sorted(members) == sorted(names)  # 20 superclasses of 5 cover every class once
+  for group in class_maps.CIFAR100_SUPERCLASSES.values():
+    ids = sorted(names.index(name) for name in group)
+    # The next class within the superclass, cyclic: one cycle through all five.
+    assert [int(class_map[i]) for i in ids] == ids[1:] + ids[:1]
+  assert names[int(class_map[names.index("apple")])] == "mushroom"
+  assert names[int(class_map[names.index("sweet_pepper")])] == "apple"
+  clean, ids = _labels(100)
+  noisy = noise.corrupt_labels(clean, ids, 100, 0.4, "asymmetric", 8, class_map).numpy()
+  flipped = noisy != clean
+  np.testing.assert_array_equal(noisy[flipped], class_map[clean[flipped]])
+  assert abs(flipped.mean() - 0.4) < 4.5 * np.sqrt(0.4 * 0.6 / NUM_IDS)
+
+
+def test_asymmetric_is_a_function_of_seed_and_id():
+  class_map = noise.class_map_for("asymmetric", "cifar10", 10)
+  clean, ids = _labels()
+  first = noise.corrupt_labels(clean, ids, 10, 0.4, "asymmetric", 7, class_map).numpy()
+  order = np.random.default_rng(1).permutation(NUM_IDS)
+  permuted = noise.corrupt_labels(clean[order], ids[order], 10, 0.4, "asymmetric", 7,
+                                  class_map).numpy()
+  np.testing.assert_array_equal(permuted, first[order])
+  # The decision draw is the one uniform noise uses: the same examples are picked.
+  uniform = noise.corrupt_labels(clean, ids, 10, 0.4, "uniform", 7).numpy()
+  decision = noise.corrupt_labels(clean, ids, 10, 0.4, "asymmetric", 7,
+                                  np.roll(np.arange(10), 1)).numpy() != clean
+  assert set(np.flatnonzero(uniform != clean)) <= set(np.flatnonzero(decision))
+  other_seed = noise.corrupt_labels(clean, ids, 10, 0.4, "asymmetric", 8, class_map).numpy()
+  assert np.mean(first != other_seed) > 0.2
+
+
+def test_asymmetric_noise_through_the_pipeline_and_its_refusals():
+  from mentornet_tf import config as config_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.data import class_maps  # pylint: disable=g-import-not-at-top
+  assert set(config_lib.ASYMMETRIC_NOISE_DATASETS) == set(class_maps.CLASS_MAPS)
+  assert config_lib.NOISE_TYPES == noise.NOISE_TYPES
+  config = DataConfig(dataset_name="digits", noise_fraction=0.4, noise_type="asymmetric",
+                      noise_seed=4)
+  report = pipeline.training_noise_report(config)
+  _, clean = sources.load_arrays(config, "train")
+  class_map = class_maps.CLASS_MAPS["digits"]  # 2 -> 7, 3 -> 8, 5 <-> 6, 7 -> 1
+  assert [int(class_map[c]) for c in (2, 3, 5, 6, 7)] == [7, 8, 6, 5, 1]
+  moved = class_map[clean] != clean
+  assert report["expected_flip_rate"] == pytest.approx(0.4 * moved.mean())
+  assert set(np.flatnonzero(report["flipped_per_class"])) <= {2, 3, 5, 6, 7}
+  with pytest.raises(config_lib.ConfigError, match="--noise_type='asymmetric' is invalid: "
+                     "asymmetric noise has class maps for --dataset_name=cifar10"):
+    DataConfig(dataset_name="fake", noise_type="asymmetric")
+  with pytest.raises(ValueError, match="class_map"):
+    noise.corrupt_labels([0], [0], 10, 0.4, "asymmetric", 0)

@@ -2,29 +2,36 @@
 
 The original repository ships pre-corrupted CIFAR TFRecords and no generation code
 (original_code.md §5). The paper (after Zhang et al. 2017) changes each training label
-independently with probability p to a uniformly random class, which may be the true one. We regenerate that rule
-('uniform') and two common variants:
+independently with probability p to a uniformly random class, which may be the true one. We
+regenerate that rule ('uniform') and the variants peers use:
 
-  uniform:  with prob. p draw a class uniformly from all K; realised flip rate p (K - 1) / K.
-  flip:     with prob. p draw a class uniformly from the K - 1 OTHER classes; flip rate p.
-  pairflip: with prob. p move class c to (c + 1) mod K; flip rate p.
+  uniform:    with prob. p draw a class uniformly from all K; realised flip rate p (K - 1) / K.
+  flip:       with prob. p draw a class uniformly from the K - 1 OTHER classes; flip rate p.
+  pairflip:   with prob. p move class c to (c + 1) mod K; flip rate p.
+  asymmetric: with prob. p move class c to class_map[c], a dataset's class-conditional convention
+              (`class_maps.py`: CIFAR-10 truck -> automobile, bird -> airplane, deer -> horse,
+              cat <-> dog; CIFAR-100 the next class of the superclass); flip rate p times the
+              share of examples whose class is mapped elsewhere.
 
 Every draw is keyed by (noise_seed, id) through `hashing.uniform_from_ids`, so the noisy label of an
 example is the same under any shuffling, batching, sharding or number of workers.
 """
-from typing import Dict, Union
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
 from mentornet_tf import hashing
+from mentornet_tf.data import class_maps
 
-NOISE_TYPES = ("uniform", "flip", "pairflip")
+NOISE_TYPES = ("uniform", "flip", "pairflip", "asymmetric")
 
 TensorLike = Union[np.ndarray, tf.Tensor, list]
+ClassMap = Optional[Sequence[int]]
 
 
-def _check_arguments(num_classes: int, noise_fraction: float, noise_type: str) -> None:
+def _check_arguments(num_classes: int, noise_fraction: float, noise_type: str,
+                     class_map: ClassMap = None) -> None:
   if noise_type not in NOISE_TYPES:
     raise ValueError(f"noise_type={noise_type!r} is invalid: choose one of "
                      f"{', '.join(NOISE_TYPES)}")
@@ -32,27 +39,54 @@ def _check_arguments(num_classes: int, noise_fraction: float, noise_type: str) -
     raise ValueError(f"noise_fraction={noise_fraction!r} is invalid: must lie in [0, 1]")
   if int(num_classes) < 2:
     raise ValueError(f"num_classes={num_classes!r} is invalid: label noise needs >= 2 classes")
+  if noise_type == "asymmetric":
+    values = None if class_map is None else np.asarray(class_map)
+    if values is None or values.shape != (int(num_classes),) or values.min() < 0 or \
+        values.max() >= int(num_classes):
+      raise ValueError(f"noise_type='asymmetric' needs a class_map of {num_classes} classes in "
+                       f"[0, {num_classes}) (class_maps.asymmetric_class_map), got {class_map!r}")
 
 
-def expected_flip_rate(noise_fraction: float, noise_type: str, num_classes: int) -> float:
+def class_map_for(noise_type: str, dataset_name: str, num_classes: int) -> Optional[np.ndarray]:
+  """The class map `corrupt_labels` needs for `noise_type` on a dataset (None unless asymmetric).
+
+  Raises:
+    ValueError: asymmetric noise on a dataset without a map (class_maps.py).
+  """
+  if noise_type != "asymmetric":
+    return None
+  return class_maps.asymmetric_class_map(dataset_name, num_classes)
+
+
+def expected_flip_rate(noise_fraction: float, noise_type: str, num_classes: int,
+                       class_map: ClassMap = None, clean: Optional[TensorLike] = None) -> float:
   """Probability that a corrupted-split label differs from the true one.
 
   Args:
     noise_fraction: p in [0, 1].
-    noise_type: 'uniform', 'flip' or 'pairflip'.
+    noise_type: 'uniform', 'flip', 'pairflip' or 'asymmetric'.
     num_classes: K >= 2.
+    class_map: int [K], for 'asymmetric'.
+    clean: int [N], the true labels, for 'asymmetric' (None: every class equally frequent).
 
   Returns:
-    p (K - 1) / K for 'uniform' (the new class may equal the true one), p otherwise.
+    p (K - 1) / K for 'uniform' (the new class may equal the true one); for 'asymmetric' p times
+    the share of examples (of classes, without `clean`) that class_map moves; p otherwise.
   """
-  _check_arguments(num_classes, noise_fraction, noise_type)
+  _check_arguments(num_classes, noise_fraction, noise_type, class_map)
   if noise_type == "uniform":
     return float(noise_fraction) * (num_classes - 1) / num_classes
+  if noise_type == "asymmetric":
+    moved = np.asarray(class_map) != np.arange(num_classes)
+    if clean is not None and np.size(clean):
+      return float(noise_fraction) * float(moved[np.asarray(clean).reshape(-1)].mean())
+    return float(noise_fraction) * float(moved.mean())
   return float(noise_fraction)
 
 
 def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classes: int,
-                   noise_fraction: float, noise_type: str, noise_seed: int) -> tf.Tensor:
+                   noise_fraction: float, noise_type: str, noise_seed: int,
+                   class_map: ClassMap = None) -> tf.Tensor:
   """Returns the noisy labels of the given examples.
 
   Works eagerly and inside `tf.data.Dataset.map` / `tf.function`, on a scalar or any batch shape.
@@ -62,16 +96,18 @@ def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classe
     example_ids: integer tensor of the same shape [...]: example ids (index in the training split).
     num_classes: K.
     noise_fraction: p, the probability that a label is resampled.
-    noise_type: 'uniform', 'flip' or 'pairflip' (see the module docstring).
+    noise_type: 'uniform', 'flip', 'pairflip' or 'asymmetric' (see the module docstring).
     noise_seed: which of the possible corruptions; the noisy label depends only on (noise_seed, id).
+    class_map: int [K], where 'asymmetric' moves each class (`class_map_for`); else unused.
 
   Returns:
     int32 tensor [...] of noisy labels.
 
   Raises:
-    ValueError: for an unknown noise_type, p outside [0, 1] or fewer than 2 classes.
+    ValueError: for an unknown noise_type, p outside [0, 1], fewer than 2 classes, or
+      'asymmetric' without a class map of K classes.
   """
-  _check_arguments(num_classes, noise_fraction, noise_type)
+  _check_arguments(num_classes, noise_fraction, noise_type, class_map)
   labels = tf.cast(tf.convert_to_tensor(clean_labels), tf.int32)
   ids = tf.cast(tf.convert_to_tensor(example_ids), tf.int64)
   if noise_fraction == 0.0:
@@ -85,21 +121,24 @@ def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classe
     # An offset in 1..K-1 never maps a class onto itself.
     offset = 1 + tf.cast(tf.floor(draw * (num_classes - 1)), tf.int32)
     new = tf.math.floormod(labels + offset, num_classes)
-  else:  # pairflip
+  elif noise_type == "pairflip":
     new = tf.math.floormod(labels + 1, num_classes)
+  else:  # asymmetric: the decision draw alone; the target class is fixed by the class
+    new = tf.gather(tf.constant(np.asarray(class_map), tf.int32), labels)
   return tf.where(corrupted, new, labels)
 
 
 def noise_report(clean: TensorLike, noisy: TensorLike, noise_fraction: float, noise_type: str,
-                 num_classes: int) -> Dict[str, object]:
+                 num_classes: int, class_map: ClassMap = None) -> Dict[str, object]:
   """Measured against nominal corruption of a label set (original_code.md §10.18).
 
   Args:
     clean: integer array [N] of true labels.
     noisy: integer array [N] of the labels trained on.
     noise_fraction: nominal p.
-    noise_type: 'uniform', 'flip' or 'pairflip'.
+    noise_type: 'uniform', 'flip', 'pairflip' or 'asymmetric'.
     num_classes: K.
+    class_map: int [K] for 'asymmetric' (the expected rate counts the examples it moves).
 
   Returns:
     A json-able dict of plain python numbers: noise_type, noise_fraction, num_classes, num_examples,
@@ -126,7 +165,8 @@ def noise_report(clean: TensorLike, noisy: TensorLike, noise_fraction: float, no
       "num_examples": count,
       "num_flipped": int(flipped.sum()),
       "realised_flip_rate": float(flipped.mean()) if count else 0.0,
-      "expected_flip_rate": expected_flip_rate(noise_fraction, noise_type, num_classes),
+      "expected_flip_rate": expected_flip_rate(noise_fraction, noise_type, num_classes,
+                                               class_map, clean),
       "clean_counts": np.bincount(clean, minlength=num_classes).tolist(),
       "noisy_counts": np.bincount(noisy, minlength=num_classes).tolist(),
       "flipped_per_class": np.bincount(clean[flipped], minlength=num_classes).tolist(),

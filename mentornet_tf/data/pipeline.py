@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from mentornet_tf.config import DataConfig
 from mentornet_tf.data import augment
+from mentornet_tf.data import imagenet_val
 from mentornet_tf import hashing
 from mentornet_tf.data import noise
 from mentornet_tf.data import sources
@@ -37,6 +38,10 @@ class DatasetInfo:
   num_test: int
   # The resolved source these facts come from (pass it on to the builders; not compared).
   source: Optional[sources.Source] = dataclasses.field(default=None, compare=False, repr=False)
+  # Further clean test sets, name -> Source (`imagenet_val`: ILSVRC12 val on the WebVision
+  # classes, data/imagenet_val.py); build each with build_eval_dataset(source, augmentation).
+  extra_test: Dict[str, sources.Source] = dataclasses.field(default_factory=dict, compare=False,
+                                                             repr=False)
 
 
 Data = Union[DataConfig, sources.Source]
@@ -46,7 +51,8 @@ def dataset_info(data: Data) -> DatasetInfo:
   """Sizes, class count and image shape, and the resolved source (`info.source`).
 
   Resolves both splits; a TFRecord split is scanned here, once (no eager op runs: validation
-  calls this before the distribution strategy configures the devices).
+  calls this before the distribution strategy configures the devices). Resolves the extra test
+  sets too (`--imagenet_val_dir`: the synset match; their counts come at first use).
 
   Raises:
     sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError.
@@ -54,7 +60,8 @@ def dataset_info(data: Data) -> DatasetInfo:
   source = sources.as_source(data)
   return DatasetInfo(name=source.name, num_classes=source.num_classes,
                      image_shape=tuple(source.image_shape), num_train=source.num_train,
-                     num_test=source.num_test, source=source)
+                     num_test=source.num_test, source=source,
+                     extra_test=imagenet_val.extra_test_sets(source))
 
 
 def preprocess_imagenet_seed(seed, example_id, epoch) -> tf.Tensor:
@@ -71,12 +78,13 @@ def _finish_fn(source: sources.Source, split: str, preprocess=None):
   """
   config, classes = source.config, source.num_classes
   corrupt = split == "train" and config.noise_fraction > 0
+  class_map = noise.class_map_for(config.noise_type, source.name, classes) if corrupt else None
 
   def finish(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
     label = example["label"]
     if corrupt:
       label = noise.corrupt_labels(label, example["id"], classes, config.noise_fraction,
-                                   config.noise_type, config.noise_seed)
+                                   config.noise_type, config.noise_seed, class_map)
     image = example["image"] if preprocess is None else preprocess(example["image"])
     return {"image": image, "label": label, "clean_label": example["clean_label"],
             "id": example["id"]}
@@ -296,9 +304,11 @@ def training_noise_report(data: Data) -> Dict[str, object]:
   config = source.config
   stored, clean = source.split("train").labels()
   noisy = stored
+  class_map = noise.class_map_for(config.noise_type, source.name, source.num_classes)
   if config.noise_fraction > 0 and len(stored):
     noisy = noise.corrupt_labels(stored, np.arange(len(stored), dtype=np.int64),
                                  source.num_classes, config.noise_fraction, config.noise_type,
-                                 config.noise_seed).numpy()
+                                 config.noise_seed, class_map).numpy()
   return noise.noise_report(np.asarray(clean, np.int32), np.asarray(noisy, np.int32),
-                            config.noise_fraction, config.noise_type, source.num_classes)
+                            config.noise_fraction, config.noise_type, source.num_classes,
+                            class_map)

@@ -6,12 +6,22 @@ converted shards (tfrecord_shards; data/shards.py), and of the converter
 Every case would train a tiny CNN into `{dir}/run` should it be wrongly accepted. Validation only
 checks that the images exist (it decodes none), so the setups write placeholder bytes as images.
 """
+import json
+
 from bad_input_harness import Case
 
 BASE = ["--studentnet=tiny_cnn", "--image_size=16", "--batch_size=2", "--lr_schedule=constant",
         "--max_number_of_steps=2", "--eval_interval=0", "--save_interval_secs=0", "--verbose=0",
         "--train_log_dir={dir}/run", "--data_dir={dir}/data"]
 FILELIST = ["--dataset_name=filelist", "--num_classes=3"]
+
+
+# A converted ILSVRC12 val (test split only) whose class names are not WebVision's synsets.
+_IMAGENET_MANIFEST = json.dumps({
+    "format": "mentornet_tf.tfrecord_shards/1", "split": "test",
+    "source": {"dataset_name": "imagenet2012"}, "num_examples": 0, "num_classes": 3,
+    "class_names": ["n09999990", "n09999991", "n09999992"],
+    "image": {"format": "encoded", "shape": None}, "shards": []})
 
 
 def _case(case_id, args, message, **kwargs):
@@ -101,6 +111,12 @@ CASES = [
     _case("train_tfds_name_not_prepared", ["--dataset_name=tfds:food101"],
           r"no prepared tfds dataset food101 .*tfds build food101 --data_dir=D",
           setup=_files({"data/readme.txt": "x"})),
+    _case("train_webvision_imagenet_val_synsets_do_not_match",
+          ["--dataset_name=webvision_mini", "--imagenet_val_dir={dir}/imagenet"],
+          r"--imagenet_val_dir='.*imagenet': its 3 classes \(e.g. n09999990, n09999991\) lack 50 "
+          r"of the 50 WebVision synsets: n00000000, n00000001, .*n00000004 and 45 more\. "
+          r".* by synset name",
+          setup=_chain(_webvision(), _files({"imagenet/test/manifest.json": _IMAGENET_MANIFEST}))),
     _case("train_shards_not_converted", ["--dataset_name=tfrecord_shards"],
           r"--data_dir='.*data': no converted train split \(expected .*train/manifest.json, "
           r"written last by `python -m mentornet_tf.data.convert",

@@ -168,7 +168,14 @@ class ShardSource(source_base.Source):
 
   def __init__(self, config):
     super().__init__(config)
-    self.manifest = self._manifest("train")
+    self._manifests: Dict[str, Dict] = {}
+    try:
+      self.manifest = self._manifest("train")
+    except DataNotFoundError:
+      try:  # a test split converted alone (e.g. ILSVRC12 val for --imagenet_val_dir)
+        self.manifest = self._manifest("test")
+      except DataNotFoundError:
+        raise DataNotFoundError(str(self._missing("train"))) from None
     self.num_classes = int(self.manifest["num_classes"])
     self._names = tuple(self.manifest["class_names"])
     image = self.manifest["image"]
@@ -188,30 +195,36 @@ class ShardSource(source_base.Source):
   def _directory(self, split: str) -> str:
     return os.path.join(source_base.split_directory(self.config, split), split)
 
-  def _manifest(self, split: str) -> Dict:
+  def _missing(self, split: str) -> DataNotFoundError:
     flag = "--test_data_dir" if split == "test" and self.config.test_data_dir else "--data_dir"
     root = source_base.split_directory(self.config, split)
-    directory = self._directory(split)
-    manifest = read_manifest(directory) if root else None
-    if manifest is None:
-      raise DataNotFoundError(
-          f"{flag}={root!r}: no converted {split} split (expected {directory}/{MANIFEST}, written "
-          f"last by `python -m mentornet_tf.data.convert --output_dir=DIR`; a conversion that "
-          f"was interrupted has none yet: run the same command again to finish it)")
-    _check_fields(manifest, os.path.join(directory, MANIFEST), split)
-    return manifest
+    return DataNotFoundError(
+        f"{flag}={root!r}: no converted {split} split (expected {self._directory(split)}/"
+        f"{MANIFEST}, written last by `python -m mentornet_tf.data.convert --output_dir=DIR`; a "
+        f"conversion that was interrupted has none yet: run the same command again to finish it)")
+
+  def _manifest(self, split: str) -> Dict:
+    if split not in self._manifests:
+      directory = self._directory(split)
+      root = source_base.split_directory(self.config, split)
+      manifest = read_manifest(directory) if root else None
+      if manifest is None:
+        raise self._missing(split)
+      _check_fields(manifest, os.path.join(directory, MANIFEST), split)
+      self._manifests[split] = manifest
+    return self._manifests[split]
 
   def _resolve_split(self, split):
-    manifest = self.manifest if split == "train" else self._manifest(split)
-    if split != "train":
+    manifest = self._manifest(split)
+    if manifest is not self.manifest:
       for key in ("num_classes", "class_names"):
         if manifest[key] != self.manifest[key]:
           raise CorruptDataError(f"{self._directory(split)}/{MANIFEST}: its {key} differ from the "
-                                 f"train split's ({self._directory('train')})")
+                                 f"{self.manifest['split']} split's")
       if (manifest["image"]["format"] == ENCODED) != self.encoded:
         raise CorruptDataError(f"{self._directory(split)}: its images are stored as "
-                               f"{manifest['image']['format']}, the train split's as "
-                               f"{self.manifest['image']['format']}")
+                               f"{manifest['image']['format']}, the {self.manifest['split']} "
+                               f"split's as {self.manifest['image']['format']}")
     result = ShardSplit(self._directory(split), manifest, self.image_shape)
     logging.info("%s %s: %d examples in %d shards (converted from %s)", self.name, split,
                  result.num_examples(), len(result.files), manifest["source"]["dataset_name"])

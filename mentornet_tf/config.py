@@ -16,6 +16,8 @@ from mentornet_tf import names
 
 DATA_FORMATS = ("auto", "tfds", "tfrecord")
 NOISE_TYPES = ("uniform", "flip", "pairflip", "asymmetric")
+# --cifar_n_labels: CIFAR-N's label sets (data/cifar_n.py); auto = aggre (CIFAR-10N), noisy100.
+CIFAR_N_LABELS = ("auto", "aggre", "worst", "rand1", "rand2", "rand3", "noisy100")
 # The datasets with an asymmetric-noise class map (data/class_maps.py, which a test keeps equal).
 ASYMMETRIC_NOISE_DATASETS = ("cifar10", "cifar100", "mnist5k", "digits")
 OPTIMIZERS = ("momentum", "sgd", "adam")
@@ -131,6 +133,10 @@ class DataConfig:
   # new: webvision*: ILSVRC12 val (a prepared imagenet2012 or its conversion), restricted to the
   # WebVision synsets, as a second clean test set (data/imagenet_val.py)
   imagenet_val_dir: str = ""
+  # new: cifar10_n / cifar100_n: which human label set, and the directory of the label files
+  # (default data_dir; data/cifar_n.py).
+  cifar_n_labels: str = "auto"
+  cifar_n_dir: str = ""
 
   def __post_init__(self):
     _check(self.dataset_name in names.DATASETS or (
@@ -147,6 +153,14 @@ class DataConfig:
     _check(not (self.dataset_name.startswith("webvision") and self.noise_fraction > 0),
            "noise_fraction", self.noise_fraction,
            f"--dataset_name={self.dataset_name} labels are already noisy (web labels): use 0")
+    _check(not (self.dataset_name.endswith("_n") and self.noise_fraction > 0), "noise_fraction",
+           self.noise_fraction,
+           f"--dataset_name={self.dataset_name} labels are already noisy (human labels): use 0")
+    own = {"cifar10_n": ("auto", "aggre", "worst", "rand1", "rand2", "rand3"),
+           "cifar100_n": ("auto", "noisy100")}.get(self.dataset_name, ("auto",))
+    _check(self.cifar_n_labels in own, "cifar_n_labels", self.cifar_n_labels,
+           f"--dataset_name={self.dataset_name} takes {', '.join(own)}"
+           + ("" if self.dataset_name.endswith("_n") else " (it applies to cifar10_n, cifar100_n)"))
     _check(self.data_format in DATA_FORMATS, "data_format", self.data_format,
            f"choose one of {', '.join(DATA_FORMATS)}")
     _check(0.0 <= self.noise_fraction <= 1.0, "noise_fraction", self.noise_fraction,

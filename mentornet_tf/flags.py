@@ -112,6 +112,11 @@ def define_source_flags():
            "lines (relative to --data_dir unless absolute; image paths relative to --data_dir).")
   g.string("test_list", "test.txt", "filelist: the test list, as --train_list.")
   g.integer("num_classes", 0, "filelist: the class count (labels lie in [0, num_classes)).")
+  g.enum("cifar_n_labels", "auto", config_lib.CIFAR_N_LABELS, "cifar10_n / cifar100_n: the "
+         "human label set (auto: aggre for CIFAR-10N, noisy100 for CIFAR-100N).")
+  g.string("cifar_n_dir", "", "cifar10_n / cifar100_n: the directory of CIFAR-10_human.pt / "
+           "CIFAR-100_human.pt (or the *_human_ordered.npy + image_order_c*.npy pair), from "
+           "github.com/UCSC-REAL/cifar-10-100n; default --data_dir.")
 
 
 def define_data_flags():
@@ -292,7 +297,8 @@ def source_config_from_flags() -> config_lib.DataConfig:
   return config_lib.DataConfig(
       dataset_name=FLAGS.dataset_name, data_dir=FLAGS.data_dir, data_format=FLAGS.data_format,
       test_data_dir=FLAGS.test_data_dir, image_size=FLAGS.image_size,
-      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes)
+      train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes,
+      cifar_n_labels=FLAGS.cifar_n_labels, cifar_n_dir=FLAGS.cifar_n_dir)
 
 
 def data_config_from_flags() -> config_lib.DataConfig:
@@ -303,7 +309,8 @@ def data_config_from_flags() -> config_lib.DataConfig:
       shuffle_buffer=FLAGS.shuffle_buffer, augmentation=FLAGS.augmentation,
       clean_subset_fraction=FLAGS.clean_subset_fraction, image_size=FLAGS.image_size,
       train_list=FLAGS.train_list, test_list=FLAGS.test_list, num_classes=FLAGS.num_classes,
-      imagenet_val_dir=FLAGS.imagenet_val_dir)
+      imagenet_val_dir=FLAGS.imagenet_val_dir, cifar_n_labels=FLAGS.cifar_n_labels,
+      cifar_n_dir=FLAGS.cifar_n_dir)
 
 
 def mentor_config_from_flags() -> config_lib.MentorConfig:

@@ -11,8 +11,9 @@ their registries by them: `students.STUDENTS` (a test keeps its keys equal to `S
 # WebVision 1.0 (entire, and the first 50 classes of the Google list) from its official layout.
 # imagenet2012: the prepared tfds dataset. Also 'tfds:NAME', any prepared tfds classification set.
 # tfrecord_shards: any of these converted to sharded TFRecords (mentornet_tf.data.convert).
+# cifar10_n, cifar100_n: CIFAR's training images with CIFAR-N's human labels (data/cifar_n.py).
 DATASETS = ("cifar10", "cifar100", "mnist5k", "digits", "fake", "filelist", "folder", "webvision",
-            "webvision_mini", "imagenet2012", "tfrecord_shards")
+            "webvision_mini", "imagenet2012", "tfrecord_shards", "cifar10_n", "cifar100_n")
 TFDS_PREFIX = "tfds:"
 
 # --studentnet. resnet101 and inception are the original's names (inception = slim CifarNet);

@@ -10,6 +10,7 @@ need it, a new `Split`) registered in `SOURCES`. Sources, by `config.dataset_nam
   mnist5k, digits, fake   in memory (`array_sources.py`).
   cifar10, cifar100       the original TF1 TFRecords or a prepared tfds directory
                           (`stored_sources.py`).
+  cifar10_n, cifar100_n   tfds CIFAR images with CIFAR-N's human labels (`cifar_n.py`).
   filelist, folder, webvision, webvision_mini   encoded image files (`image_files.py`).
   imagenet2012, tfds:NAME prepared tensorflow-datasets sets (`tfds_sources.py`).
   tfrecord_shards         any of the above converted to sharded TFRecords by
@@ -25,6 +26,7 @@ import tensorflow as tf
 
 from mentornet_tf.config import DataConfig
 from mentornet_tf.data import array_sources
+from mentornet_tf.data import cifar_n
 from mentornet_tf.data import image_files
 from mentornet_tf.data import shards
 from mentornet_tf.data import stored_sources
@@ -40,7 +42,7 @@ from mentornet_tf.data.stored_sources import (CifarSource, TfdsSplit,  # noqa: F
 
 # --dataset_name -> its Source class (the keys are names.DATASETS, tested).
 SOURCES = {}
-for _module in (array_sources, stored_sources, image_files, tfds_sources, shards):
+for _module in (array_sources, stored_sources, cifar_n, image_files, tfds_sources, shards):
   SOURCES.update(_module.SOURCES)
 
 

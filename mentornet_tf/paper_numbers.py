@@ -108,16 +108,20 @@ def _build() -> Dict[Key, Tuple[PaperNumber, ...]]:
 NUMBERS = _build()
 
 
-def lookup(table: str, dataset: str, noise: float, student: str,
-           method: str) -> Optional[PaperNumber]:
+def lookup(table: str, dataset: str, noise: float, student: str, method: str,
+           evaluated_on: Optional[str] = None) -> Optional[PaperNumber]:
   """The published number of one cell, or None where the table has none.
 
   Where several splits were published (Table 5), the one our runs of `dataset` are evaluated on
   comes first; otherwise the first listed, whose `evaluated_on` then names the other split.
+  `evaluated_on` given: the number measured on that split only (ILSVRC12 val for our
+  --imagenet_val_dir results), or None.
   """
   found = NUMBERS.get((str(table), dataset, round(float(noise), 2), student, method))
   if not found:
     return None
+  if evaluated_on is not None:
+    return next((number for number in found if number.evaluated_on == evaluated_on), None)
   ours = OUR_TEST_SPLIT.get(dataset, "")
   return next((number for number in found if number.evaluated_on == ours), found[0])
 

@@ -18,11 +18,18 @@ from mentornet_tf import grids
 from mentornet_tf import paper_numbers
 from mentornet_tf import run_results
 
-# (RunResult field, heading, whether the published number is top-5)
-METRICS = (("final_accuracy", "Final clean test top-1", False),
-           ("best_accuracy", "Best clean test top-1", False),
-           ("final_top5", "Final clean test top-5", True),
-           ("best_top5", "Best clean test top-5", True))
+# (RunResult field, heading, whether the published number is top-5, the split it must be
+# measured on: None = our test split (or the paper's other split, named)). The ILSVRC12 val parts
+# appear only when a run has them (WebVision runs with --imagenet_val_dir; paper Table 5).
+METRICS = (("final_accuracy", "Final clean test top-1", False, None),
+           ("best_accuracy", "Best clean test top-1", False, None),
+           ("final_top5", "Final clean test top-5", True, None),
+           ("best_top5", "Best clean test top-5", True, None),
+           ("final_imagenet_val", "Final ILSVRC12 val top-1 (the WebVision classes)", False,
+            paper_numbers.ILSVRC12_VAL),
+           ("final_imagenet_val_top5", "Final ILSVRC12 val top-5 (the WebVision classes)", True,
+            paper_numbers.ILSVRC12_VAL))
+_OPTIONAL = ("final_imagenet_val", "final_imagenet_val_top5")
 NOTE = ("Each cell: mean ± sample sd over the seeds that finished (n); a diverged or failed seed "
         "is never averaged, it is counted in the cell and listed under \"Runs not in the "
         "averages\". \"paper\" is the published number of the same method, dataset, noise and "
@@ -69,11 +76,12 @@ def collect(cells: Sequence[grids.Cell], runs: Sequence[grids.PlannedRun],
   return [by_cell[id(cell)] for cell in cells], problems
 
 
-def _paper(table: str, cell: grids.Cell) -> Optional[paper_numbers.PaperNumber]:
+def _paper(table: str, cell: grids.Cell,
+           split: Optional[str] = None) -> Optional[paper_numbers.PaperNumber]:
   key = cell.paper_key()
   if not table or key is None:
     return None
-  return paper_numbers.lookup(table, *key, cell.row)
+  return paper_numbers.lookup(table, *key, cell.row, evaluated_on=split)
 
 
 def _published(value: float) -> str:
@@ -82,13 +90,14 @@ def _published(value: float) -> str:
   return text[:-1] if text.endswith("0") else text
 
 
-def _paper_text(number: Optional[paper_numbers.PaperNumber], top5: bool,
-                dataset: str) -> str:
+def _paper_text(number: Optional[paper_numbers.PaperNumber], top5: bool, dataset: str,
+                split: Optional[str] = None) -> str:
   value = None if number is None else (number.top5 if top5 else number.top1)
   if value is None:
     return ""
   where = ""
-  if number.evaluated_on and number.evaluated_on != paper_numbers.OUR_TEST_SPLIT.get(dataset, ""):
+  ours = split or paper_numbers.OUR_TEST_SPLIT.get(dataset, "")
+  if number.evaluated_on and number.evaluated_on != ours:
     where = f" ({number.evaluated_on})"
   return f"paper {_published(value)}{where}"
 
@@ -129,7 +138,9 @@ def markdown(cells: Sequence[CellResults], problems: Sequence[str], table: str,
   if table:
     lines.append(f"Published numbers: {paper_numbers.TABLES[table]}.")
   lines += ["", NOTE, ""]
-  for field, title, top5 in METRICS:
+  for field, title, top5, split in METRICS:
+    if field in _OPTIONAL and not any(results.values(field) for results in cells):
+      continue
     lines += [f"## {title}", "", "| method | " + " | ".join(columns) + " |",
               "|---" * (len(columns) + 1) + "|"]
     for row in rows:
@@ -139,8 +150,9 @@ def markdown(cells: Sequence[CellResults], problems: Sequence[str], table: str,
         if results is None:
           texts.append("")
           continue
-        paper = _paper_text(_paper(table, results.cell), top5,
-                            results.cell.config.data.dataset_name if results.cell.config else "")
+        paper = _paper_text(_paper(table, results.cell, split), top5,
+                            results.cell.config.data.dataset_name if results.cell.config else "",
+                            split)
         texts.append(cell_text(results, field, paper))
       lines.append(f"| {row} | " + " | ".join(texts) + " |")
     lines.append("")
@@ -150,14 +162,18 @@ def markdown(cells: Sequence[CellResults], problems: Sequence[str], table: str,
 
 
 CSV_STATS = ("final_top1_mean", "final_top1_sd", "best_top1_mean", "best_top1_sd",
-             "final_top5_mean", "final_top5_sd", "best_top5_mean", "best_top5_sd", "n",
+             "final_top5_mean", "final_top5_sd", "best_top5_mean", "best_top5_sd",
+             "final_ilsvrc12_top1_mean", "final_ilsvrc12_top1_sd", "final_ilsvrc12_top5_mean",
+             "final_ilsvrc12_top5_sd", "n",
              "diverged", "failed_or_not_run", "paper_top1", "paper_top5", "paper_evaluated_on")
 
 
 def _stats(results: CellResults, paper: Optional[paper_numbers.PaperNumber]) -> Dict[str, str]:
   out = {}
   for field, name in (("final_accuracy", "final_top1"), ("best_accuracy", "best_top1"),
-                      ("final_top5", "final_top5"), ("best_top5", "best_top5")):
+                      ("final_top5", "final_top5"), ("best_top5", "best_top5"),
+                      ("final_imagenet_val", "final_ilsvrc12_top1"),
+                      ("final_imagenet_val_top5", "final_ilsvrc12_top5")):
     values = results.values(field)
     mean, sd = run_results.mean_sd(values) if values else (math.nan, math.nan)
     out[f"{name}_mean"] = "" if math.isnan(mean) else f"{mean:.6f}"

@@ -52,6 +52,10 @@ class RunResult:
   studentnet: str = ""
   final_top5: Optional[float] = None  # None for a diverged run or a run without top-5
   best_top5: Optional[float] = None
+  # The second clean test set of a WebVision run (--imagenet_val_dir: ILSVRC12 val on the
+  # WebVision classes, results.json `final_imagenet_val`), None without it.
+  final_imagenet_val: Optional[float] = None
+  final_imagenet_val_top5: Optional[float] = None
 
   @property
   def diverged(self) -> bool:
@@ -200,6 +204,7 @@ def read_run(run_dir: str) -> Optional[RunResult]:
   if status is None:
     status = FINISHED  # an older run: no status field, finished with a final accuracy
   final = best = final_top5 = best_top5 = None
+  imagenet_val = (None, None)
   if status == FINISHED:
     final = _number(results.get("final_accuracy"), f"{results_path}: final_accuracy")
     best = _number(results.get("best_accuracy"), f"{results_path}: best_accuracy",
@@ -208,6 +213,12 @@ def read_run(run_dir: str) -> Optional[RunResult]:
     final_top5 = _number(results.get("final_top5"), f"{results_path}: final_top5",
                          allow_none=True)
     best_top5 = _best_top5(results, final_top5)
+    extra = results.get("final_imagenet_val")
+    if extra is not None:
+      if not isinstance(extra, dict):
+        raise ResultsError(f"{results_path}: final_imagenet_val must be a JSON object")
+      imagenet_val = tuple(_number(extra.get(key), f"{results_path}: final_imagenet_val.{key}",
+                                   allow_none=True) for key in ("accuracy", "top5"))
   config = read_json_object(config_path)
   for section in ("data", "mentor"):
     if not isinstance(config.get(section, {}), dict):
@@ -233,7 +244,8 @@ def read_run(run_dir: str) -> Optional[RunResult]:
       path=run_dir, name=run_name(run_dir), dataset=dataset, noise_fraction=noise,
       method=method, seed=seed, final_accuracy=final, best_accuracy=best, signature=signature,
       status=status, studentnet=student if isinstance(student, str) else "",
-      final_top5=final_top5, best_top5=best_top5)
+      final_top5=final_top5, best_top5=best_top5, final_imagenet_val=imagenet_val[0],
+      final_imagenet_val_top5=imagenet_val[1])
 
 
 def find_run_dirs(patterns: Iterable[str]) -> List[str]:

@@ -54,9 +54,11 @@ if "diverge" in fake:
   print("error: training diverged at step 7", file=sys.stderr)
   sys.exit(1)
 final = float(fake.get("accuracy", 0.5)) + 0.01 * seed
-json.dump({"status": "finished", "final_accuracy": final, "best_accuracy": final + 0.05,
-           "final_top5": 0.9 + 0.01 * seed, "history": [{"epoch": 1, "val_top5": 0.95}]},
-          open(os.path.join(run_dir, "results.json"), "w"))
+results = {"status": "finished", "final_accuracy": final, "best_accuracy": final + 0.05,
+           "final_top5": 0.9 + 0.01 * seed, "history": [{"epoch": 1, "val_top5": 0.95}]}
+if "imagenet_val" in fake:  # a WebVision run with --imagenet_val_dir
+  results["final_imagenet_val"] = {"accuracy": final - 0.1, "top5": 0.8, "loss": 1.0}
+json.dump(results, open(os.path.join(run_dir, "results.json"), "w"))
 '''
 
 
@@ -209,6 +211,29 @@ def test_the_paper_number_stands_beside_ours(tmp_path, fake_trainer):
   rows = {r["method"]: r for r in csv.DictReader(io.StringIO(report["csv"]))}
   assert float(rows["MentorNet DD"]["resnet-101 CIFAR-10 40% | paper_top1"]) == paper_dd.top1
   assert "paper Table 2" in report["markdown"]
+
+
+def test_table5_shows_ilsvrc12_val_beside_the_papers_ilsvrc12_number(tmp_path, fake_trainer):
+  """WebVision Mini: the paper reports ILSVRC12 val only. Our WebVision val cell names that split
+  beside the paper's number; runs with --imagenet_val_dir get an ILSVRC12 part, compared
+  directly."""
+  mini = ["--dataset_name=webvision_mini", "--studentnet=inception_resnet_v2", "--noise_fraction=0"]
+  with_val = _flagfile(tmp_path, "mini_mentornet", mini, fake=["accuracy=0.7", "imagenet_val"])
+  grid = _grid(tmp_path, [f"{with_val} | MentorNet | Mini"], header=("table: 5",))
+  report = experiments.run_grid(experiments.options(
+      grid, "0,1", runs_dir=str(tmp_path / "runs"), train_command=fake_trainer),
+      log=io.StringIO())
+  paper = paper_numbers.lookup("5", "webvision_mini", 0.0, "inception_resnet_v2", "MentorNet")
+  markdown = report["markdown"]
+  webvision_val = _row(markdown, "Final clean test top-1", "MentorNet")[0]
+  assert webvision_val.endswith(f"· paper {paper.top1:.3f} (ILSVRC12 val)"), webvision_val
+  ilsvrc = _row(markdown, "Final ILSVRC12 val top-1 (the WebVision classes)", "MentorNet")[0]
+  assert ilsvrc.startswith(f"{np.mean([0.6, 0.61]):.4f} ± ") and ilsvrc.endswith(
+      f"(n=2) · paper {paper.top1:.3f}"), ilsvrc
+  top5 = _row(markdown, "Final ILSVRC12 val top-5 (the WebVision classes)", "MentorNet")[0]
+  assert top5.endswith(f"· paper {paper.top5:.3f}"), top5
+  row = next(csv.DictReader(io.StringIO(report["csv"])))
+  assert float(row["Mini | final_ilsvrc12_top1_mean"]) == pytest.approx(0.605)
 
 
 def test_a_flagfile_reads_the_mentornet_of_the_run_that_learns_it(tmp_path, fake_trainer):

@@ -198,6 +198,9 @@ class SpadeModel(keras.Model):
     if self.channel is not None:
       variables = variables + self.channel.trainable_variables
     gradients = tape.gradient(differentiated, variables)
+    # Variables the loss does not reach (an auxiliary head at --aux_weight=0) are left out.
+    variables, gradients = [v for v, g in zip(variables, gradients) if g is not None], [
+        g for g in gradients if g is not None]
     if loss_scaled:
       gradients = self.optimizer.get_unscaled_gradients(gradients)
     gradient_norm = tf.linalg.global_norm(gradients)

@@ -50,8 +50,8 @@ LOSSES = ("cross_entropy", "focal", "focal_differentiated", "bootstrap_soft", "b
 # .dropout_keep_prob is not None; a test keeps both equal). resnet101 and resnet50 add theirs
 # before the logits only when keep < 1.
 STUDENTS_WITH_DROPOUT = ("resnet101", "inception", "inception_resnet_v2", "resnet50")
-# The students with an auxiliary head whose loss --aux_weight weights (students.STUDENTS[name]
-# builds a model with `has_aux_logits`; a test keeps both equal).
+# The students with an auxiliary head whose loss --aux_weight weights (their model has
+# `has_aux_logits` and `aux_weight`: students/inception_resnet_v2.py).
 STUDENTS_WITH_AUX_HEAD = ("inception_resnet_v2",)
 # --dtype: the StudentNet's compute dtype (variables stay float32; mentornet_tf/precision.py).
 DTYPES = ("float32", "bfloat16", "float16")
@@ -254,6 +254,8 @@ class MentorConfig:
   dd_percentile: float = 0.0         # new: DD loss_diff percentile (0 = 100 * loss_p_percentile)
   mentornet_learning_steps: int = 30000  # new: Adam steps when learning DD (original: 30k)
   dd_dump_mode: str = "inference"    # new: the DD dump's student mode, a DD_DUMP_MODES
+  dd_loss_shifts: int = 0            # new: DD data at K loss offsets (mentor_data; 0 = original)
+  min_example_weight: float = 0.0    # new: MentorNet v below it is set to 0 (0 = original)
   # new: weighting=self_paced_baseline (v = 1[loss <= lambda], lambda grown by
   # self_paced_growth at each of these epoch percentages; mentor/weighting/self_paced.py)
   self_paced_growth_epochs: Tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90)
@@ -274,6 +276,13 @@ class MentorConfig:
              "update_mentornet_epochs", self.update_mentornet_epochs,
              f"without --trained_mentornet_dir the first update must come by the end of the "
              f"burn-in (epoch <= --burn_in_epoch - 1 = {self.burn_in_epoch - 1})")
+    _check(0 <= self.dd_loss_shifts <= 100, "dd_loss_shifts", self.dd_loss_shifts,
+           "must lie in [0, 100] (0 = the original DD data)")
+    _check(_finite(self.min_example_weight) and 0.0 <= self.min_example_weight < 1.0,
+           "min_example_weight", self.min_example_weight, "must lie in [0, 1)")
+    _check(self.min_example_weight == 0.0 or self.weighting == "mentornet", "min_example_weight",
+           self.min_example_weight, f"applies to --weighting=mentornet only (got "
+           f"--weighting={self.weighting})")
     _check(0.0 <= self.dd_percentile <= 100.0, "dd_percentile", self.dd_percentile,
            "must lie in [0, 100]")
     _check(self.dd_dump_mode in DD_DUMP_MODES, "dd_dump_mode", self.dd_dump_mode,

@@ -30,14 +30,14 @@ The model and the auxiliary logits. `InceptionResNetV2` is a tf_keras Model whos
 the main logits [B, K] (what SpadeModel and the evaluation use); the auxiliary head runs only when
 asked: `model(images, training=True, return_aux=True)` returns `(logits, aux_logits)`, both
 [B, K]. `model.aux_weight` (slim's 0.4; 0 = no auxiliary loss) and `model.has_aux_logits` say
-what the training step should add. What SpadeModel.train_step needs to add (not done here):
+what the training step adds. `SpadeModel.train_step` (spade.py) does, when the student has the
+head and the weight (--aux_weight, default this `aux_weight`) is > 0:
 
-    if getattr(self.student, "has_aux_logits", False) and self.student.aux_weight > 0:
-      logits, aux_logits = self.student(images, training=True, return_aux=True)
-      aux_loss = sparse_categorical_crossentropy(labels, aux_logits, from_logits=True)  # [B]
-      per_example_total = per_example_loss + self.student.aux_weight * aux_loss
+    logits, aux_logits = self.student(images, training=True, return_aux=True)
+    aux_loss = sparse_categorical_crossentropy(labels, aux_logits, from_logits=True)  # [B]
+    per_example_total = training_loss + aux_weight * aux_loss
     # v is computed from the MAIN loss only (what MentorNet was trained on); the weighted loss is
-    # compute_average_loss(per_example_total * v, global_batch_size).
+    # compute_average_loss(per_example_total * v, global_batch_size) (tests/test_aux_loss.py).
 
 Decision: v weights the auxiliary loss too (the same v per example): v says how much an example
 (its label) is trusted, and the auxiliary head is trained on the same label, so a down-weighted

@@ -196,6 +196,13 @@ def define_mentor_flags():
   g.float("dd_percentile", 0.0, "Percentile of the dump losses that MentorNet DD's loss_diff is "
           "taken against (0 = 100 * --loss_p_percentile).")
   g.integer("mentornet_learning_steps", 30000, "Adam steps to learn MentorNet DD.")
+  g.integer("dd_loss_shifts", 0, "MentorNet DD learned in the run: also learn each dump row at K "
+            "loss offsets (-1 to +0.5 times the loss_diff threshold; loss_diff and target kept), "
+            "so v follows loss_diff wherever the moving average goes instead of extrapolating "
+            "off the dump's line loss_diff = loss - threshold. 0 = the original.")
+  g.float("min_example_weight", 0.0, "--weighting=mentornet: v below this is set to 0 (the "
+          "sigmoid never reaches 0; its floor on many corrupted examples adds up). 0 = the "
+          "original.")
   g.enum("dd_dump_mode", "inference", config_lib.DD_DUMP_MODES,
          "How the StudentNet is run for the MentorNet DD dump: inference (BN moving statistics, "
          "no dropout, no augmentation) or training (BN batch statistics, dropout and the "
@@ -331,7 +338,8 @@ def mentor_config_from_flags() -> config_lib.MentorConfig:
       update_mentornet_epochs=config_lib.parse_int_list(
           ",".join(FLAGS.update_mentornet_epochs), "update_mentornet_epochs"),
       dd_percentile=FLAGS.dd_percentile, mentornet_learning_steps=FLAGS.mentornet_learning_steps,
-      dd_dump_mode=FLAGS.dd_dump_mode,
+      dd_dump_mode=FLAGS.dd_dump_mode, dd_loss_shifts=FLAGS.dd_loss_shifts,
+      min_example_weight=FLAGS.min_example_weight,
       self_paced_growth_epochs=config_lib.parse_int_list(
           ",".join(FLAGS.self_paced_growth_epochs), "self_paced_growth_epochs"),
       self_paced_growth=FLAGS.self_paced_growth)

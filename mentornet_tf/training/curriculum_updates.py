@@ -56,7 +56,7 @@ def update_steps(update_epochs: Sequence[int], max_number_of_steps: int) -> Sequ
 def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percentile: float,
                       learn_config: learning.LearnConfig, mentornet_config, output_dir: str = "",
                       seed: int = 0, name_epoch=None, progress=None,
-                      dump_training: bool = False):
+                      dump_training: bool = False, loss_shifts: int = 0):
   """Dumps the StudentNet on the clean subset and learns a MentorNet DD from it.
 
   Args:
@@ -75,6 +75,7 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
       Step 6 passes the update's own epoch so updates after a fixed burn-in do not collide).
     dump_training: run the student in training mode for the dump (`--dd_dump_mode=training`:
       BN batch statistics, dropout; inspection.per_example_pass), else inference mode.
+    loss_shifts: `--dd_loss_shifts` (mentor_data.generate_data_driven).
   Returns:
     (MentorNet, metrics dict).
   """
@@ -86,7 +87,8 @@ def learn_data_driven(model, dataset: tf.data.Dataset, subset_fn, epoch, percent
   if records["id"].shape[0] < 2 * learn_config.mini_batch_size:
     raise ValueError(f"only {records['id'].shape[0]} clean-labelled examples to learn MentorNet "
                      "DD from; raise --clean_subset_fraction")
-  train, test = mentor_data.generate_data_driven(rows, percentile=percentile, seed=seed)
+  train, test = mentor_data.generate_data_driven(rows, percentile=percentile, seed=seed,
+                                                 loss_shifts=loss_shifts)
   mentornet, metrics = learning.learn_mentornet(train, test, learn_config,
                                                 mentornet_config=mentornet_config,
                                                 progress=progress)
@@ -115,8 +117,9 @@ class MentorNetUpdater(keras.callbacks.Callback):
                dataset: tf.data.Dataset, subset_fn, percentile: float, burn_in_epoch: int,
                fixed_epoch_after_burn_in: bool, learn_config: learning.LearnConfig,
                output_dir: str, writer=None, seed: int = 0, verbose: int = 0,
-               dump_training: bool = False):
+               dump_training: bool = False, loss_shifts: int = 0):
     super().__init__()
+    self.loss_shifts = loss_shifts  # --dd_loss_shifts
     self.mentornet = mentornet
     self.dump_training = dump_training  # --dd_dump_mode=training (`learn_data_driven`)
     self.verbose = verbose  # > 0: a progress line while MentorNet DD is learned (stderr)
@@ -162,7 +165,7 @@ class MentorNetUpdater(keras.callbacks.Callback):
     mentornet, metrics = learn_data_driven(
         self.model, self.dataset, self.subset_fn, epochs_used, self.percentile, self.learn_config,
         running.config, self.output_dir, seed=self.seed + step, name_epoch=epoch,
-        progress=progress, dump_training=self.dump_training)
+        progress=progress, dump_training=self.dump_training, loss_shifts=self.loss_shifts)
     running.set_weights(mentornet.get_weights())  # assign: the traced step stays valid
     record = {"step": step, "epoch_percentage": epoch, "test_mse": metrics.get("test_mse"),
               "test_accuracy": metrics.get("test_accuracy"),

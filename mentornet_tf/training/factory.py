@@ -66,7 +66,7 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
         dataset=pipeline.build_train_eval_dataset(
             source or data, augmentation, training=mentor.dd_dump_mode == "training",
             seed=config.seed),
-        dump_training=mentor.dd_dump_mode == "training",
+        dump_training=mentor.dd_dump_mode == "training", loss_shifts=mentor.dd_loss_shifts,
         subset_fn=lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction,
                                                          data.noise_seed),
         percentile=mentor.dd_percentile or 100.0 * mentor.loss_p_percentile,

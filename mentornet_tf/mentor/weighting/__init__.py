@@ -61,7 +61,7 @@ def build_weighting(mentor_config: config_lib.MentorConfig, max_number_of_steps:
   if c.weighting == "mentornet":
     if mentornet is None:
       raise ValueError("--weighting=mentornet needs a MentorNet (--trained_mentornet_dir)")
-    return MentorNetWeighting(mentornet, tables, **common)
+    return MentorNetWeighting(mentornet, tables, min_weight=c.min_example_weight, **common)
   if c.weighting == "curriculum":
     available = {"lambda1": c.curriculum_lambda1, "lambda2": c.curriculum_lambda2,
                  "gamma": c.curriculum_gamma}

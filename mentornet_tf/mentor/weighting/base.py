@@ -143,9 +143,12 @@ class UnitWeighting(ExampleWeighting):
 class MentorNetWeighting(ExampleWeighting):
   """Step 11: v = sigmoid(MentorNet([loss, loss_diff, label 0, cur_epoch])), MentorNet frozen."""
 
-  def __init__(self, mentornet: keras.Model, tables: schedules.EpochTables, **kwargs):
-    """Args: mentornet: features [B, 4] -> logits [B, 1]; the rest as ExampleWeighting."""
+  def __init__(self, mentornet: keras.Model, tables: schedules.EpochTables,
+               min_weight: float = 0.0, **kwargs):
+    """Args: mentornet: features [B, 4] -> logits [B, 1]; min_weight: v below it becomes 0
+    (`--min_example_weight`; 0 = the original); the rest as ExampleWeighting."""
     super().__init__(tables, **kwargs)
+    self.min_weight = float(min_weight)
     mentornet.trainable = False  # the student optimiser never sees it (original: exclude regex)
     self.mentornet = mentornet
 
@@ -153,4 +156,7 @@ class MentorNetWeighting(ExampleWeighting):
     labels = tf.zeros_like(loss)  # the label input is fixed to 0, as in the original
     epochs = tf.fill(tf.shape(loss), tf.cast(cur_epoch, tf.float32))
     features = tf.stack([loss, loss_diff, labels, epochs], axis=1)  # [B, 4]
-    return tf.sigmoid(tf.reshape(self.mentornet(features, training=False), [-1]))
+    weights = tf.sigmoid(tf.reshape(self.mentornet(features, training=False), [-1]))
+    if self.min_weight > 0:  # the sigmoid's floor, summed over many corrupted examples, matters
+      weights = tf.where(weights < self.min_weight, tf.zeros_like(weights), weights)
+    return weights

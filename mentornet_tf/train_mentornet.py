@@ -1,24 +1,24 @@
 r"""Learns a MentorNet and writes it as a MentorNet directory (original `training_mentornet/`).
 
-Predefined curriculum (MentorNet PD), as the original README:
+Predefined curriculum (MentorNet PD), as the original README (the shipped mentornet_pd adds
+--focus_rows=100000 --focus_epochs=90,99 --train_epoch_embedding --restarts=5
+--finetune_learning_rates=0.01,0.003,0.001: data/mentornet_models/README.md):
   python -m mentornet_tf.train_mentornet --train_dir=/tmp/mentornet_pd --vstar_fn=mentornet_pd \
       --vstar_gamma=1 --sample_size=100000 --max_step_train=30000 --learning_rate=0.1
 Data-driven (MentorNet DD) from a StudentNet dump (`id epoch noisy_label clean_label loss`):
   python -m mentornet_tf.train_mentornet --train_dir=/tmp/mentornet_dd --vstar_fn=data_driven \
       --input_csv_filename=dump.csv --percentile=90
 
-The original split this into data_generator.py (writing pickles) and train.py; here data are
-generated in memory (mentor_data.py) and learned at once (learning.py). Flags keep the original
-names; --vstar_gamma is really applied (the original ignored it). The output directory is written
-by `storage.save_mentornet`, with the curriculum, its hyper-parameters, the command and the test
-metrics in mentornet.json. The test MSE is printed as the last line: `test_mse=<value>`.
+The original's data_generator.py and train.py in one: data in memory (mentor_data.py,
+grid_focus.py), learned by multistart.py (restarts, fine-tuning) with learning.py. Original flag
+names; --vstar_gamma is applied (the original ignored it). `storage.save_mentornet` writes the
+curriculum, hyper-parameters, command and metrics into mentornet.json; the last line printed is
+`test_mse=<value>`.
 
-Everything that can be checked is checked before the first step: the flags, the StudentNet dump
-(read and split: a missing file or a malformed line is one message naming the file and line),
---init_mentornet_dir (loaded), and that --train_dir can be written (an existing directory must be
-empty or hold an earlier MentorNet save); the check leaves nothing behind. Exit status
-(mentornet_tf/cli.py): 0 done; 2 refused input (one `error:` line, nothing written); 1 when
-learning or the final save fails.
+Checked before the first step, leaving nothing behind: the flags, the StudentNet dump (a missing
+file or a malformed line: one message naming the file and line), --init_mentornet_dir (loaded),
+and that --train_dir can be written (storage.unwritable_reason). Exit status (cli.py): 0 done;
+2 refused input (one `error:` line, nothing written); 1 when learning or the final save fails.
 """
 from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
 
@@ -37,8 +37,10 @@ from mentornet_tf import cli
 from mentornet_tf import config as config_lib
 from mentornet_tf import flags as flags_lib
 from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import grid_focus
 from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import mentor_data
+from mentornet_tf.mentor import multistart
 from mentornet_tf.mentor import network
 from mentornet_tf.mentor import storage
 
@@ -62,6 +64,11 @@ def define_flags(flag_values=None) -> None:
   g.float("vstar_lambda2", None, "lambda2 of Eq. 5/7 (closed_form).")
   g.float("vstar_epsilon", None, "epsilon of prediction_variance.")
   g.integer("sample_size", 100000, "Grid rows kept for predefined curricula.")
+  g.integer("focus_rows", 0, "Extra training rows drawn from the grid rows of the epoch "
+            "percentages --focus_epochs (none from the test split), for a curriculum that changes "
+            "shape in a few epochs (mentornet_pd: 50000 rows of epochs 90-99, its ramp). 0: none.")
+  g.string("focus_epochs", "90,99", "FIRST,LAST: the inclusive epoch-percentage range of "
+           "--focus_rows.")
   g.string("input_csv_filename", "", "StudentNet dump for --vstar_fn=data_driven.")
   g.float("percentile", 90, "Global loss percentile for data-driven loss_diff.")
   g.enum("dump_keep", "last", ["last", "all"],
@@ -82,6 +89,9 @@ def define_flags(flag_values=None) -> None:
   g.integer("eval_every", 2500, "Evaluate on the test split every N steps (0: at end).")
   g.integer("restarts", 1, "Learn with seeds seed..seed+restarts-1 and keep the model with the "
             "lowest loss on the TRAINING split (multi-start; 1 = original).")
+  g.list("finetune_learning_rates", [], "Then continue the kept model with a fresh Adam from "
+         "each of these learning rates in turn (--max_step_train steps each, same decay), e.g. "
+         "0.01,0.003. Empty: no fine-tuning (the original).")
   g.string("init_mentornet_dir", "", "Continue learning this MentorNet (paper Step 6) instead "
            "of starting from a random one.")
   g.bool("jit_compile", True, "XLA-compile the training loop (speed only).")
@@ -170,7 +180,15 @@ def _data(curriculum, o):
     raise _usage("sample_size", o.sample_size, "must lie in [1, 1200000] (the grid size)")
   train, test = mentor_data.generate_predefined(curriculum.name, o.sample_size,
                                                 seed=o.seed, **hparams)
-  return train, test, hparams, {"source": "predefined", "sample_size": o.sample_size}
+  description = {"source": "predefined", "sample_size": o.sample_size}
+  if o.focus_rows:
+    try:
+      train = grid_focus.with_focus_rows(train, test, curriculum.name, o.focus_epochs,
+                                         o.focus_rows, o.seed, **hparams)
+    except ValueError as error:
+      raise app.UsageError(str(error)) from None
+    description.update(focus_rows=o.focus_rows, focus_epochs=o.focus_epochs)
+  return train, test, hparams, description
 
 
 def load_initial_mentornet(path):
@@ -184,26 +202,10 @@ def load_initial_mentornet(path):
 
 
 def check_train_dir(directory):
-  """Refuses a --train_dir that `storage.save_mentornet` could not write; creates nothing.
-
-  The save writes a temporary sibling and renames it into place, so the parent (or the nearest
-  existing ancestor, whose missing children are created) must be a writable directory, and an
-  existing --train_dir must be a directory that is empty or holds an earlier MentorNet save.
-  """
-  path = os.path.abspath(directory)
-  if os.path.exists(path):
-    if not os.path.isdir(path):
-      raise _usage("train_dir", directory, "exists and is not a directory")
-    if os.listdir(path) and not os.path.exists(os.path.join(path, storage.METADATA_FILE)):
-      raise _usage("train_dir", directory, "exists and holds something other than a MentorNet "
-                   f"save (no {storage.METADATA_FILE}); give a new or an empty directory")
-  ancestor = os.path.dirname(path)
-  while not os.path.exists(ancestor):
-    ancestor = os.path.dirname(ancestor)
-  if not os.path.isdir(ancestor):
-    raise _usage("train_dir", directory, f"cannot be created: {ancestor} is not a directory")
-  if not os.access(ancestor, os.W_OK | os.X_OK):
-    raise _usage("train_dir", directory, f"is not writable: {ancestor} is not writable")
+  """Refuses a --train_dir that `storage.save_mentornet` could not write; creates nothing."""
+  problem = storage.unwritable_reason(directory)
+  if problem:
+    raise _usage("train_dir", directory, problem)
 
 
 def learn(o, command: Optional[str] = None) -> dict:
@@ -226,6 +228,16 @@ def learn(o, command: Optional[str] = None) -> dict:
                  f"choose one of {', '.join(curricula.CURRICULA)}, {DATA_DRIVEN}")
   if o.restarts < 1:
     raise _usage("restarts", o.restarts, "must be >= 1")
+  if o.focus_rows < 0 or (o.focus_rows and o.vstar_fn == DATA_DRIVEN):
+    raise _usage("focus_rows", o.focus_rows, "must be >= 0, and 0 for --vstar_fn=data_driven "
+                 "(extra rows come from the predefined grid)")
+  rates = ",".join(o.finetune_learning_rates)
+  try:
+    finetune_rates = [float(r) for r in o.finetune_learning_rates]
+  except ValueError:
+    finetune_rates = [math.nan]
+  if not all(math.isfinite(r) and r > 0 for r in finetune_rates):
+    raise _usage("finetune_learning_rates", rates, "expected numbers > 0, e.g. 0.01,0.003")
   try:
     mentornet_config = network.MentorNetConfig(num_lstm_units=o.num_lstm_units,
                                                corrected_output=o.corrected_output,
@@ -237,32 +249,20 @@ def learn(o, command: Optional[str] = None) -> dict:
   if config.mode == "explicit" and (curriculum is None or curriculum.regularizer_fn is None):
     raise _usage("training_mode", "explicit", f"--vstar_fn={o.vstar_fn} has no known G")
   train, test, hparams, data_description = _data(curriculum, o)
-  initial_model = None
   if o.init_mentornet_dir:
-    initial_model = load_initial_mentornet(o.init_mentornet_dir)
+    load_initial_mentornet(o.init_mentornet_dir)  # refused before any learning
 
-  best = None
-  for restart in range(o.restarts):
-    initial = None
-    if o.init_mentornet_dir:  # a fresh copy for each restart
-      initial = initial_model if restart == 0 else load_initial_mentornet(
-          o.init_mentornet_dir)
-    run_config = dataclasses.replace(config, seed=o.seed + restart)
-    progress = None
-    if o.progress or (o.progress is None and sys.stderr.isatty()):
-      from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
-      progress = progress_lib.StepProgress(f"restart {restart} (seed {run_config.seed})")
-    model, metrics = learning.learn_mentornet(
-        train, test, run_config, mentornet_config if initial is None else None, curriculum,
-        model=initial, curriculum_hparams=hparams, progress=progress)
-    train_metrics = learning.evaluate(model, train, curriculum, hparams)
-    # Rank restarts by what was minimised: Eq. 4 when explicit, else the MSE to v*.
-    score = train_metrics["objective" if metrics["loss"] == "explicit" else "mse"]
-    print(f"restart {restart} (seed {run_config.seed}): train score {score:.6g}, "
-          f"test_mse {metrics['test_mse']:.6g}, {metrics['steps_per_second']:.0f} steps/s")
-    if best is None or score < best[0]:
-      best = (score, run_config.seed, model, metrics, train_metrics)
-  _, seed, model, metrics, train_metrics = best
+  progress = None
+  if o.progress or (o.progress is None and sys.stderr.isatty()):
+    from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
+    progress = progress_lib.StepProgress
+  best = multistart.learn_best(
+      train, test, config, restarts=o.restarts, finetune_learning_rates=finetune_rates,
+      mentornet_config=mentornet_config, curriculum=curriculum, curriculum_hparams=hparams,
+      initial=(lambda: load_initial_mentornet(o.init_mentornet_dir))
+      if o.init_mentornet_dir else None, progress=progress)
+  seed, model, metrics, train_metrics = (best[k] for k in ("seed", "model", "metrics",
+                                                           "train_metrics"))
 
   metadata = {
       "curriculum": o.vstar_fn,
@@ -272,6 +272,7 @@ def learn(o, command: Optional[str] = None) -> dict:
       "loss": metrics["loss"],
       "command": command or "mentornet_tf.train_mentornet.learn",
       "restarts": o.restarts,
+      "finetune": best["stages"],
       "init_mentornet_dir": o.init_mentornet_dir,
       "train_metrics": train_metrics,
       "test_metrics": {k[len("test_"):]: v for k, v in metrics.items() if k.startswith("test_")},

@@ -68,6 +68,30 @@ def test_predefined_run_writes_a_loadable_directory(tmp_path):
   assert size < 64 * 1024
 
 
+def test_focus_rows_and_fine_tuning(tmp_path):
+  """--focus_rows adds training rows of --focus_epochs (the test split stays the uniform sample);
+  --finetune_learning_rates continues the kept restart once per rate and records each stage."""
+  out = str(tmp_path / "pd")
+  result = _run(f"--train_dir={out}", "--vstar_fn=mentornet_pd", "--seed=3", "--restarts=2",
+                "--focus_rows=300", "--focus_epochs=90,99", "--finetune_learning_rates=0.01,0.003",
+                "--train_epoch_embedding", *TINY)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "fine-tuning 1 (learning rate 0.01)" in result.stdout
+  assert "fine-tuning 2 (learning rate 0.003)" in result.stdout
+  model, metadata = storage.load_mentornet(out)
+  assert metadata["train_rows"] == 1600 + 300 and metadata["test_rows"] == 400
+  assert metadata["data"]["focus_rows"] == 300 and metadata["data"]["focus_epochs"] == "90,99"
+  stages = metadata["finetune"]
+  assert [stage["learning_rate"] for stage in stages] == [0.01, 0.003]
+  assert metadata["test_metrics"]["mse"] == stages[-1]["test_mse"]  # the saved model's
+  assert model.config.train_epoch_embedding
+  # The recorded test MSE is the saved model's on the uniform test split.
+  _, test = mentor_data.generate_predefined("mentornet_pd", sample_size=2000, seed=3)
+  weights = 1 / (1 + np.exp(-model(test[:, :4]).numpy()[:, 0].astype(np.float64)))
+  np.testing.assert_allclose(np.mean((weights - test[:, 4]) ** 2),
+                             metadata["test_metrics"]["mse"], rtol=1e-4)
+
+
 def test_data_driven_run(tmp_path):
   rng = np.random.default_rng(0)
   n = 600
@@ -96,6 +120,12 @@ def test_data_driven_run(tmp_path):
     ("--mini_batch_size=0", "--mini_batch_size=0 is invalid"),
     ("--sample_size=0", "--sample_size=0 is invalid"),
     ("--restarts=0", "--restarts=0 is invalid"),
+    ("--focus_rows=-1", "--focus_rows=-1 is invalid"),
+    ("--focus_rows=10 --focus_epochs=99,90", "--focus_epochs='99,90' is invalid"),
+    ("--vstar_fn=data_driven --input_csv_filename=x --focus_rows=10",
+     "--focus_rows=10 is invalid"),
+    ("--finetune_learning_rates=0.01,0", "--finetune_learning_rates='0.01,0' is invalid"),
+    ("--finetune_learning_rates=fast", "--finetune_learning_rates='fast' is invalid"),
     ("", "--train_dir='' is invalid"),
 ])
 def test_bad_flags_fail_naming_the_flag(tmp_path, args, message):
@@ -124,7 +154,10 @@ def test_shipped_models_match_their_curricula():
   """Each data/mentornet_models/<name> loads and reproduces its recorded test MSE."""
   root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                       "mentornet_models")
-  bounds = {"mentornet_pd": 3e-3, "self_paced": 1e-6, "focal_loss": 1e-5, "spcl_linear": 1e-5,
+  # mentornet_pd: the paper's Table 1 level (issue 10 §2; recorded 4.2e-5). The first shipped one
+  # (3e-3 bound, 1.7e-3 measured) missed the ramp from epoch 90; the re-learned one adds ramp
+  # rows, a trainable epoch table and fine-tuning (data/mentornet_models/README.md).
+  bounds = {"mentornet_pd": 1e-4, "self_paced": 1e-6, "focal_loss": 1e-5, "spcl_linear": 1e-5,
             "hard_example_mining": 1e-6, "baseline": 1e-6}
   for name, bound in bounds.items():
     model, metadata = storage.load_mentornet(os.path.join(root, name))
@@ -146,5 +179,7 @@ def test_shipped_models_match_their_curricula():
     return 1 / (1 + np.exp(-model(features.astype(np.float32)).numpy()[:, 0]))
 
   assert np.all(v(10) > 0.95)
-  assert v(50)[0] > 0.95 and v(50)[2] < 0.1
-  assert v(95)[0] > 0.95 and v(95)[2] < 0.1
+  assert v(50)[0] > 0.95 and v(50)[1] < 0.05 and v(50)[2] < 0.05
+  # The ramp v* = 1 - loss_diff at epoch >= 90: 0.5 at loss_diff 0.5 (the first shipped model
+  # gave 0.0 there: a step instead of the ramp).
+  assert v(95)[0] > 0.95 and abs(v(95)[1] - 0.5) < 0.05 and v(95)[2] < 0.05

@@ -84,6 +84,31 @@ def save_mentornet(model: network.MentorNet, directory, metadata: dict) -> None:
   atomic_files.write_directory(directory, write)
 
 
+def unwritable_reason(directory):
+  """Why `save_mentornet(model, directory, ...)` would fail on the path, or '' if it would not.
+
+  The save writes a temporary sibling and renames it into place, so the parent (or the nearest
+  existing ancestor, whose missing children are created) must be a writable directory, and an
+  existing `directory` must be a directory that is empty or holds an earlier MentorNet save.
+  Creates nothing.
+  """
+  path = os.path.abspath(os.fspath(directory))
+  if os.path.exists(path):
+    if not os.path.isdir(path):
+      return "exists and is not a directory"
+    if os.listdir(path) and not os.path.exists(os.path.join(path, METADATA_FILE)):
+      return (f"exists and holds something other than a MentorNet save (no {METADATA_FILE}); "
+              "give a new or an empty directory")
+  ancestor = os.path.dirname(path)
+  while not os.path.exists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    return f"cannot be created: {ancestor} is not a directory"
+  if not os.access(ancestor, os.W_OK | os.X_OK):
+    return f"is not writable: {ancestor} is not writable"
+  return ""
+
+
 def load_mentornet(path):
   """Loads a MentorNet from our directory or from an original TF1 checkpoint.
 

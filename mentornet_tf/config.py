@@ -417,6 +417,10 @@ class TrainConfig:
            self.num_replicas_cpu, "splits the CPU for --strategy=mirrored only (got "
            f"--strategy={self.strategy})")
     _check(self.dtype in DTYPES, "dtype", self.dtype, f"choose one of {', '.join(DTYPES)}")
+    # Under XLA the divergence record is read on the host after every call: the parameter
+    # server's coordinator would then wait for every step (and fit refuses the callback).
+    _check(not (self.jit_compile and self.strategy == "parameter_server"), "jit_compile",
+           self.jit_compile, "is not supported with --strategy=parameter_server")
     _check(self.steps_per_execution >= 1, "steps_per_execution", self.steps_per_execution,
            "must be >= 1")
     _check(self.steps_per_execution == 1 or self.student.s_model_pretrain_steps == 0,

@@ -174,7 +174,9 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
   skipped = int(initial_step) * config.batch_size // num_shards
   if skipped:
     dataset = dataset.skip(skipped)
-  dataset = dataset.map(split.read, num_parallel_calls=tf.data.AUTOTUNE)
+  # `split.read` (a file-backed split reads the image file) runs inside the per-example map
+  # below: one parallel stage per example, as the Model Garden's parser (benchmarks/
+  # input_pipeline.py).
   if source.encoded:
     # Encoded images: decoded and preprocessed per example, the seed a function of (seed, id,
     # epoch), epoch k being elements [k N, (k + 1) N) of this pipeline's N examples.
@@ -182,6 +184,7 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     encoded_fn = _encoded_fn(source, augmentation, training=True)
 
     def decode_example(example, position):
+      example = split.read(example)
       epoch = position // shard_size
       element_seed = preprocess_imagenet_seed(seed, example["id"], epoch)
       return dict(example, image=encoded_fn(example["image"], seed=element_seed))
@@ -195,17 +198,22 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     base_seed = tf.stack([tf.constant(seed, tf.int64), tf.cast(shard_index, tf.int64)])
 
     def augment_example(example, position):
+      example = split.read(example)
       element_seed = tf.random.experimental.stateless_fold_in(base_seed, position)
       return dict(example, image=preprocess(example["image"], seed=element_seed))
 
     dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter(start=skipped)))
     dataset = dataset.map(augment_example, num_parallel_calls=tf.data.AUTOTUNE)
     preprocess = None
+  elif type(split).read is not sources.Split.read:
+    dataset = dataset.map(split.read, num_parallel_calls=tf.data.AUTOTUNE)
   # Noise (keyed by id) and deterministic preprocessing run once per batch: for small images
   # per-example maps would dominate the cost of an MLP step.
   dataset = dataset.batch(batch_size, drop_remainder=True)
+  # Per batch; in parallel only when it preprocesses images (the noise alone is a few ops, and an
+  # autotuned parallel map of it costs more CPU than it saves: benchmarks/input_pipeline.py).
   dataset = dataset.map(_finish_fn(source, "train", preprocess),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+                        num_parallel_calls=tf.data.AUTOTUNE if preprocess is not None else None)
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=input_context is not None)
 
 

@@ -136,8 +136,9 @@ class ShardSplit(source_base.Split):
       return sizes[int(shard_index)]
     return tf.gather(tf.constant(sizes, tf.int64), tf.cast(shard_index, tf.int64))
 
-  def _parse(self, record: tf.Tensor) -> Dict[str, tf.Tensor]:
-    example = tf.io.parse_single_example(record, FEATURES)
+  def read(self, element: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Parses one serialized record of `open_index` into the element contract."""
+    example = tf.io.parse_single_example(element["record"], FEATURES)
     label = tf.cast(example["image/class/label"], tf.int32)
     clean = tf.cast(example["image/clean_label"], tf.int32)
     image = example["image/encoded"]
@@ -150,6 +151,13 @@ class ShardSplit(source_base.Split):
             "id": example["image/id"]}
 
   def open(self, num_shards=1, shard_index=0):
+    return self.open_index(num_shards, shard_index).map(
+        self.read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+  def open_index(self, num_shards=1, shard_index=0):
+    """The serialized records ({'record': tf.string}) of this pipeline's share: the training
+    pipeline shuffles them and parses each in its per-example map (`read`), as the Model Garden
+    parses after its shuffle."""
     files = tf.data.Dataset.from_tensor_slices(list(self.files))
     by_file = num_shards > 1 and file_shards(self.counts, num_shards)
     if by_file:  # this pipeline's own files only
@@ -160,7 +168,7 @@ class ShardSplit(source_base.Split):
                                deterministic=True)
     if num_shards > 1 and not by_file:  # every pipeline reads all records, keeps its own
       records = records.shard(num_shards, tf.cast(shard_index, tf.int64))
-    return records.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return records.map(lambda record: {"record": record})
 
 
 class ShardSource(source_base.Source):

@@ -125,8 +125,8 @@ CASES = [
           r"train/manifest.json is not JSON", setup=_files({"data/train/manifest.json": "{"})),
     # The converter (entry `convert`).
     _convert_case("convert_unknown_dataset", ["--dataset_name=imagenet"],
-                  r"--dataset_name='imagenet' is invalid: choose one of .*tfrecord_shards, or "
-                  r"tfds:NAME", setup=_filelist(["a/0.jpg 0"])),
+                  r"--dataset_name='imagenet' is invalid: choose one of .*tfrecord_shards.*, "
+                  r"or tfds:NAME", setup=_filelist(["a/0.jpg 0"])),
     _convert_case("convert_missing_data", ["--data_dir={dir}/nowhere"],
                   r"--data_dir='.*nowhere' is not a directory", setup=_files({"x.txt": "x"})),
     _convert_case("convert_missing_image", [], r"train.txt:2: the image .*data/a/9.jpg does not "

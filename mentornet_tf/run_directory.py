@@ -38,10 +38,10 @@ CONFIG_NAME = "config.json"
 # goes, or where its data lie, never what is learned (WORKSPACE.md lists them). Everything else
 # in config.json is the experiment. max_number_of_steps is here to extend a finished run (it is
 # also the epoch-percentage denominator, so extending stretches the later schedule).
-RESTARTABLE = ("train_log_dir", "max_number_of_steps", "train_epochs", "eval_interval", "verbose",
-               "save_interval_secs", "save_summaries_secs", "summary_steps", "export_weights",
-               "data.data_dir", "data.test_data_dir", "save_interval_steps",
-               "steps_per_execution")
+RESTARTABLE = ("train_log_dir", "max_number_of_steps", "train_epochs", "eval_interval",
+               "verbose", "save_interval_secs", "save_summaries_secs", "summary_steps",
+               "export_weights", "data.data_dir", "data.test_data_dir",
+               "data.imagenet_val_dir", "save_interval_steps", "steps_per_execution")
 
 
 class RunDirectoryBusy(errors.BadInput):

@@ -97,7 +97,7 @@ def test_no_cifar100_flagfile_learns_from_cifar100_clean_labels(configs):
 
 # The recipe sets a header names (launch/README.md "Recipes"), by the prefix of the flagfile.
 RECIPES = {"as the original README ran": "launch/cifar",
-           "as the paper describes": "launch/paper/cifar",
+           "as the paper describes": ("launch/paper/cifar", "launch/imagenet", "launch/webvision"),
            "the CPU analog": ("launch/mnist5k", "launch/digits")}
 
 
@@ -107,7 +107,7 @@ def test_every_cifar_mnist_digits_flagfile_names_its_recipe():
     name = _name(path)
     expected = [recipe for recipe, prefix in RECIPES.items() if name.startswith(prefix)]
     if not expected:
-      continue  # ImageNet / WebVision flagfiles of the scale work
+      continue
     recipes = [line[len("# Recipe: "):] for line in open(path).read().splitlines()
                if line.startswith("# Recipe: ")]
     assert len(recipes) == 1 and recipes[0].startswith(expected[0]), (name, recipes)

@@ -241,7 +241,8 @@ def define_train_flags():
          "StudentNet compute dtype: bfloat16 / float16 = mixed precision (float32 variables, "
          "logits cast to float32; float16 with dynamic loss scaling). MentorNet, percentile and "
          "moving average stay float32.")
-  g.bool("jit_compile", False, "Compile the training step (student and weighting) with XLA.")
+  g.bool("jit_compile", False, "Compile the training step (student and weighting) with XLA; "
+         "one device only (not with several replicas or workers).")
   g.integer("steps_per_execution", 1, "Training steps per tf.function call. Host callbacks run "
             "between calls: --summary_steps summaries, --save_interval_steps checkpoints and "
             "the stop at --max_number_of_steps keep their steps; a summary covers the last "

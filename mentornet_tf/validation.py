@@ -68,6 +68,13 @@ def validate(config: config_lib.TrainConfig):
     workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
     replicas = workers
     what = f"the {workers} workers of TF_CONFIG (--strategy=multi_worker_mirrored)"
+  if config.jit_compile and replicas > 1:
+    # tf_keras compiles each replica's step as a nested function, and tf.distribute refuses the
+    # cross-replica merge_call it would then contain (the gradient all-reduce, the MEAN variables
+    # of the weighting).
+    raise bad(f"--jit_compile is not supported with {what}: tf.distribute cannot aggregate "
+              "gradients inside an XLA-compiled replica step; use it on one device "
+              "(--strategy=default or one_device), or drop it")
   if batch_size % replicas:
     raise bad(f"--batch_size={batch_size} is not divisible by the {replicas} replicas of {what}: "
               f"every replica takes an equal share of the global batch; use a multiple of "

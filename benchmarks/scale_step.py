@@ -1,6 +1,7 @@
 r"""SPADE-PD step vs plain step of the ImageNet students, float32 / bfloat16, with and without XLA.
 
-  python benchmarks/scale_step.py                          # CPU: batch 4 at 150 px, a few steps
+  python benchmarks/scale_step.py                          # CPU: batch 4 at 75 px, 3 steps
+  python benchmarks/scale_step.py --dtypes=float32 --jit=off   # the quick part on CPU
   python benchmarks/scale_step.py --batch_size=128 --image_size=299 --dtypes=bfloat16 \
       --jit=on --steps=20                                  # one GPU (benchmarks/gpu_check.sh)
 
@@ -13,6 +14,10 @@ and timed round by round, interleaved, so that a noisy shared machine slows both
 The student is built under the dtype's mixed-precision policy (mentornet_tf/precision.py: float32
 variables); MentorNet, percentile and moving average stay float32. Prints median ms per step and
 spade_pd / plain for every cell (the target: <= 1.03), then a summary table.
+
+On CPU most of the time goes to tracing and XLA-compiling the two networks (minutes per compiled
+step): the whole matrix took 46 minutes on 2 busy cores (benchmarks/results/scale_step_cpu.md),
+its float32 cells without XLA about 15.
 """
 import argparse
 import contextlib
@@ -91,8 +96,8 @@ def main():
   parser.add_argument("--dtypes", default="float32,bfloat16")
   parser.add_argument("--jit", default="off,on", help="off, on or off,on")
   parser.add_argument("--batch_size", type=int, default=4)
-  parser.add_argument("--image_size", type=int, default=150)
-  parser.add_argument("--steps", type=int, default=5)
+  parser.add_argument("--image_size", type=int, default=75)
+  parser.add_argument("--steps", type=int, default=3)
   parser.add_argument("--warmup", type=int, default=1)
   args = parser.parse_args()
   print(f"TensorFlow {tf.__version__}, devices: "

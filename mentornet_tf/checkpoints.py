@@ -1,7 +1,7 @@
 """Finding a checkpoint that can really be restored, and cleaning up after a killed save.
 
 A run directory's `ckpt/` holds `ckpt-<step>.index` + `ckpt-<step>.data-<i>-of-<n>` files
-(tf.train.CheckpointManager, see callbacks.Checkpointer) and a `checkpoint` state file naming the
+(tf.train.CheckpointManager, see training/checkpointing.py) and a `checkpoint` state file naming the
 newest. A kill, a full disk or a careless copy can leave the newest one damaged: a truncated or
 missing index or data file, a state file naming a checkpoint that is gone, a state file that is
 missing or garbage, and `ckpt-<step>_temp/` directories of a save that never finished.

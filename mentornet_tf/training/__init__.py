@@ -1,7 +1,8 @@
 """What runs beside `fit` in a training run, built by one factory (`build_callbacks`).
 
   factory.py      `build_callbacks(config, ..., mentornet=...)`: the run's callbacks, in order
-  callbacks.py    StopAtStep, Checkpointer (save, resume), EpochEvaluation, ResultTracker
+  callbacks.py    StopAtStep, NonFiniteCheck (--jit_compile), EpochEvaluation, ResultTracker
+  checkpointing.py  Checkpointer (save, resume), StepCheckpoints (--save_interval_steps, SIGTERM)
   summaries.py    TensorBoard: per-step tags, validation, throughput, v histogram, hparams
   monitoring.py   weight export (`--export_weights`), curriculum images of the MentorNet
   curriculum_updates.py  Step 6: `learn_data_driven` and `MentorNetUpdater` (MentorNet DD

@@ -10,7 +10,8 @@ and timed round by round, interleaved, so that a noisy shared machine slows both
   plain:    mean CE, gradient, SGD momentum step (spade_step._plain_step: what a Keras user
             writes), compiled by tf.function (jit_compile=True for XLA);
   spade_pd: SpadeModel.train_step with the shipped MentorNet PD (spade_step._spade_step), run by
-            Keras' train function (model.compile(jit_compile=...) for XLA).
+            Keras' train function (model.compile(jit_compile=...) for XLA), without weight decay
+            or auxiliary loss, as the plain step.
 The student is built under the dtype's mixed-precision policy (mentornet_tf/precision.py: float32
 variables); MentorNet, percentile and moving average stay float32. Prints median ms per step and
 spade_pd / plain for every cell (the target: <= 1.03), then a summary table.
@@ -64,6 +65,10 @@ def _cell_steps(name, shape, batch_size, dtype, jit):
     model, _ = spade_step._spade_step(  # pylint: disable=protected-access
         name, shape, batch_size, "mentornet")
   plain = tf.function(plain.python_function, jit_compile=jit)
+  # The plain step has no weight decay and no auxiliary loss: the SPADE step neither (the
+  # student's own decay, 4e-5 / 1e-4 * sum ||W||^2 / 2, and Inception-ResNet-v2's 0.4 * CE(aux
+  # logits) belong to its training loss, not to SPADE's cost). Read when the step is traced.
+  model.weight_decay, model.aux_weight = 0.0, 0.0
   # Recompiled with the cell's XLA setting (no step taken yet, so a fresh optimizer is the same).
   model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=jit)
   spade_fn = model.make_train_function(force=True)

@@ -69,6 +69,16 @@ def _crop_and_flip(padded: tf.Tensor, height, width, channels,
   return tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
 
 
+def _pad_crop_flip(image: tf.Tensor, seed: Optional[tf.Tensor], padding) -> tf.Tensor:
+  """Zero-pad (pad_h, pad_w) = padding(H, W) px per side, random crop back to H x W, random
+  left-right flip, standardization: the shape of every CIFAR training augmentation here."""
+  image = _as_float(image)
+  height, width, channels = _height_width_channels(image)
+  pad_h, pad_w = padding(height, width)
+  padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]])
+  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+
+
 def augment_resnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
   """ResNet training augmentation of the original (`provide_resnet_data`).
 
@@ -79,11 +89,8 @@ def augment_resnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Ten
   Returns:
     float32 [H, W, C], standardized.
   """
-  image = _as_float(image)
-  height, width, channels = _height_width_channels(image)
-  # resize_with_crop_or_pad to H+4 pads 2 px of zeros per side, as the original's (36, 36).
-  padded = tf.image.resize_with_crop_or_pad(image, height + 4, width + 4)
-  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+  # 2 px of zeros per side, as the original's resize_with_crop_or_pad to (36, 36).
+  return _pad_crop_flip(image, seed, lambda height, width: (2, 2))
 
 
 def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -99,11 +106,7 @@ def augment_cifarnet(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.T
   Returns:
     float32 [H, W, C], standardized.
   """
-  image = _as_float(image)
-  height, width, channels = _height_width_channels(image)
-  pad_h, pad_w = height // 4, width // 4
-  padded = tf.pad(image, [[pad_h, pad_h], [pad_w, pad_w], [0, 0]])
-  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+  return _pad_crop_flip(image, seed, lambda height, width: (height // 4, width // 4))
 
 
 def augment_pad4(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -117,10 +120,7 @@ def augment_pad4(image: tf.Tensor, seed: Optional[tf.Tensor] = None) -> tf.Tenso
   Returns:
     float32 [H, W, C], standardized.
   """
-  image = _as_float(image)
-  height, width, channels = _height_width_channels(image)
-  padded = tf.pad(image, [[4, 4], [4, 4], [0, 0]])
-  return standardize(_crop_and_flip(padded, height, width, channels, seed))
+  return _pad_crop_flip(image, seed, lambda height, width: (4, 4))
 
 
 def is_random(augmentation: str, training: bool) -> bool:

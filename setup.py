@@ -40,7 +40,8 @@ setuptools.setup(
     ],
     extras_require={
         # ruff is in `test`: tests/test_lint.py runs it, so the README test command lints too.
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6"],
+        # pytest-xdist: the README test command runs the suite on every core (-n auto).
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.5", "ruff>=0.6"],
         "lint": ["ruff>=0.6"],
     },
     entry_points={"console_scripts": [f"{script} = mentornet_tf.console:{function}"

@@ -54,6 +54,9 @@ def bad_input_results(tmp_path_factory):
   return results_for
 
 
+# One xdist worker runs every case (`--dist loadgroup`, the README test command): the harness
+# runs all cases of the session at once, and a second worker would run them all again.
+@pytest.mark.xdist_group("bad_inputs")
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input(case, bad_input_results):
   result = bad_input_results(case.entry)[case.id]

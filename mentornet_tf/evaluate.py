@@ -7,6 +7,9 @@ r"""Evaluates StudentNet checkpoints on the clean test split: top-1 and top-5.
 
 The dataset and student are read from the run's config.json (next to ckpt/) when it exists, else
 from the flags. Summaries `eval/accuracy` and `eval/top5` go to --eval_dir.
+`--split_name=imagenet_val` evaluates a WebVision run trained with --imagenet_val_dir on ILSVRC12
+val restricted to the WebVision classes (the paper's Table 5 ILSVRC12 column); `train` evaluates
+the noisy training split against both its noisy and its clean labels.
 
 The newest readable checkpoint is evaluated: damaged newer ones (truncated or missing index or
 data files, a state file naming a missing one) are skipped with a warning naming them. Refused
@@ -26,6 +29,7 @@ from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
+from mentornet_tf import flag_configs
 from mentornet_tf import flags as flags_lib
 
 FLAGS = flags.FLAGS
@@ -40,8 +44,10 @@ def define_flags() -> None:
            "prefix.")
   g.string("eval_dir", "", "Where to write eval summaries; default <run>/eval_<split>.")
   g.integer("eval_interval_secs", 600, "How often to look for a new checkpoint (>= 1).")
-  g.enum("split_name", "test", ["test", "train"], "Split to evaluate (train: the noisy training "
-         "split without augmentation, reported against clean and noisy labels).")
+  g.enum("split_name", "test", ["test", "train", "imagenet_val"], "Split to evaluate (train: "
+         "the noisy training split without augmentation, reported against clean and noisy "
+         "labels; imagenet_val: ILSVRC12 val on the WebVision classes, for a WebVision run "
+         "trained with --imagenet_val_dir).")
   g.bool("once", False, "Evaluate the latest checkpoint once and exit.")
   g.integer("timeout_secs", 0, "Follow mode: stop after this long without a new checkpoint (0 = "
             "until the run's max_number_of_steps is reached).")
@@ -175,6 +181,8 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
                                      source=source)
   except (sources.DataNotFoundError, sources.CorruptDataError, sources.LabelRangeError) as error:
     raise cli.BadInput(f"cannot read the data that {data_source} names: {error}") from None
+  except evaluation.MissingSplit as error:
+    raise cli.BadInput(str(error)) from None
   if progress is None:
     progress = sys.stderr.isatty()
   if progress:
@@ -207,7 +215,7 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # results and warnings only; --verbosity overrides
   if FLAGS["verbosity"].present:
     logging.set_verbosity(FLAGS.verbosity)
-  fallback = lambda: (flags_lib.data_config_from_flags(),
+  fallback = lambda: (flag_configs.data_config_from_flags(),
                       config_lib.StudentConfig(studentnet=FLAGS.studentnet))
   evaluate_checkpoint(
       FLAGS.checkpoint_dir, split_name=FLAGS.split_name, eval_dir=FLAGS.eval_dir,

@@ -68,6 +68,10 @@ def _first_difference(found: Dict[str, List[int]], expected: Dict[str, List[int]
   return "they agree"
 
 
+class MissingSplit(ValueError):
+  """The split asked for is not one of the run's (e.g. imagenet_val without --imagenet_val_dir)."""
+
+
 class _Holder(tf.Module):
   """Mirrors SpadeModel's attribute path (model.student) so student variables restore by name."""
 
@@ -91,8 +95,15 @@ class Evaluator:
                                           tuple(self.info.image_shape))
     if split == "test":
       self.dataset = pipeline.build_eval_dataset(self.info.source, augmentation)
-    else:
+    elif split == "train":
       self.dataset = pipeline.build_train_eval_dataset(self.info.source, augmentation)
+    elif split in self.info.extra_test:  # a further clean test set (ILSVRC12 val on WebVision)
+      self.dataset = pipeline.build_eval_dataset(self.info.extra_test[split], augmentation)
+    else:
+      raise MissingSplit(
+          f"--split_name={split!r}: the run has no such test set (it has test, train"
+          f"{''.join(', ' + name for name in sorted(self.info.extra_test))}); imagenet_val "
+          "needs a WebVision run with --imagenet_val_dir")
     self.split = split
     self.eval_dir = eval_dir
     self.writer = None  # created at the first result: a refused checkpoint writes nothing

@@ -1,5 +1,7 @@
 """ILSVRC12 val on the WebVision classes (data/imagenet_val.py, --imagenet_val_dir): matched by
 synset name, remapped to WebVision ids, refused with the synsets named when they do not match."""
+import os
+
 import numpy as np
 import pytest
 
@@ -125,3 +127,24 @@ def test_training_reports_the_imagenet_val_accuracy(data_dirs, tmp_path):
   final = results["final_imagenet_val"]
   assert 0.0 <= final["accuracy"] <= 1.0 and "loss" in final
   assert 0.0 <= results["final_accuracy"] <= 1.0  # WebVision val, as before
+  # TensorBoard's hparams run holds it beside final_accuracy.
+  from test_train import _scalar_tags  # pylint: disable=g-import-not-at-top
+  tags = _scalar_tags(str(tmp_path / "run" / "tensorboard" / "hparams"))
+  assert tags["eval/final_imagenet_val"] == [pytest.approx(final["accuracy"])]
+  # `evaluate --split_name=imagenet_val` on the run's last checkpoint gives the same: the same
+  # weights on the same 4 examples (a count over 4: a difference would be a whole 0.25).
+  from mentornet_tf import evaluate  # pylint: disable=g-import-not-at-top
+  [result] = evaluate.evaluate_checkpoint(str(tmp_path / "run" / "ckpt"), once=True,
+                                          split_name="imagenet_val")
+  assert result["num_examples"] == 4 and result["split"] == "imagenet_val"
+  assert result["accuracy"] == pytest.approx(final["accuracy"], abs=1e-6)
+  assert os.path.isdir(tmp_path / "run" / "eval_imagenet_val")
+
+
+def test_evaluate_refuses_imagenet_val_for_a_run_without_it(tmp_path):
+  """A run without --imagenet_val_dir has no such split: one message naming the flag."""
+  from mentornet_tf import evaluation  # pylint: disable=g-import-not-at-top
+  data = DataConfig(dataset_name="digits", batch_size=8)
+  with pytest.raises(evaluation.MissingSplit, match="--split_name='imagenet_val'.*"
+                     "--imagenet_val_dir"):
+    evaluation.Evaluator(data, config_lib.StudentConfig(studentnet="mlp"), split="imagenet_val")

@@ -8,12 +8,15 @@ Under `<train_log_dir>/tensorboard/` (chief only; other workers write nothing):
   mentornet/   the MentorNet (`mentornet/...`: curriculum images, Step 6 updates) and, with
                `--export_weights`, the whole training split each epoch (`train_split/...`);
   hparams/     the run's flags as hparams and `eval/final_accuracy`, `eval/best_accuracy` as
-               metrics, for TensorBoard's HParams tab over a grid of runs.
+               metrics, for TensorBoard's HParams tab over a grid of runs; a WebVision run with
+               --imagenet_val_dir adds `eval/final_imagenet_val` (and `..._top<k>`), its top-1
+               (top-k) on ILSVRC12 val of the same classes.
 The step of the train/ values is the sampled step's pre-increment count (0, N, 2N, ...); the
 other writers use the step count after the step (or the epoch).
 """
 import dataclasses
 import os
+import re
 import time
 from typing import Dict, Optional
 
@@ -177,6 +180,13 @@ class TrainingSummaries(keras.callbacks.Callback):
       for key in ("final_accuracy", "best_accuracy"):
         if isinstance(results.get(key), (int, float)):
           tf.summary.scalar(f"eval/{key}", results[key])
+      for key, extra in results.items():  # further clean test sets: {accuracy, top<k>, loss}
+        if not (key.startswith("final_") and isinstance(extra, dict)):
+          continue
+        for metric, value in sorted(extra.items()):
+          if metric == "accuracy" or re.fullmatch(r"top\d+", metric):
+            suffix = "" if metric == "accuracy" else f"_{metric}"
+            tf.summary.scalar(f"eval/{key}{suffix}", float(value))
     writer.flush()
 
   def on_train_end(self, logs=None):

@@ -36,6 +36,7 @@ from absl import flags
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
+from mentornet_tf import flag_configs
 from mentornet_tf import flags as flags_lib
 from mentornet_tf import grid_runner
 from mentornet_tf import grids
@@ -106,7 +107,7 @@ def load_configs(grid: grids.Grid) -> Dict[str, Union[config_lib.TrainConfig, st
       FLAGS.unparse_flags()
       try:
         FLAGS(["train", f"--flagfile={item.flagfile}"])
-        configs[item.flagfile] = flags_lib.train_config_from_flags()
+        configs[item.flagfile] = flag_configs.train_config_from_flags()
       except (flags.Error, config_lib.ConfigError) as error:
         configs[item.flagfile] = f"does not parse as a train flagfile: {cli.one_line(error)}"
   finally:

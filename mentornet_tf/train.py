@@ -15,6 +15,7 @@ from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
+from mentornet_tf import flag_configs
 from mentornet_tf import flags as flags_lib
 
 FLAGS = flags.FLAGS
@@ -92,7 +93,7 @@ def main(argv):
       return 0
   except ValueError as error:  # a bad TF_CONFIG for a server task
     raise cli.BadInput(str(error)) from None
-  config = flags_lib.train_config_from_flags()  # ConfigError names the flag
+  config = flag_configs.train_config_from_flags()  # ConfigError names the flag
   if FLAGS.compare_with_fullmodel:
     train_and_compare(config, flags_text=_flags_text())
   else:

@@ -22,7 +22,7 @@ def configs():
   """{launch/... path: TrainConfig}, parsed with the train command's flags from the repository
   root, as `python -m mentornet_tf.train --flagfile=launch/...` does."""
   from absl import flags  # pylint: disable=g-import-not-at-top
-  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import flag_configs  # pylint: disable=g-import-not-at-top
   from mentornet_tf import train  # pylint: disable=g-import-not-at-top
   train.define_flags()
   cwd = os.getcwd()
@@ -32,7 +32,7 @@ def configs():
     for path in FLAGFILES:
       flags.FLAGS.unparse_flags()
       flags.FLAGS(["train", f"--flagfile={_name(path)}"])
-      parsed[_name(path)] = flags_lib.train_config_from_flags()
+      parsed[_name(path)] = flag_configs.train_config_from_flags()
   finally:
     flags.FLAGS.unparse_flags()
     os.chdir(cwd)

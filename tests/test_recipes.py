@@ -30,13 +30,13 @@ def test_a_missing_transferred_mentornet_names_the_run_to_run_first(tmp_path):
 def _parse(*args):
   """The TrainConfig the train command makes of `args` (the real flag parser)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
-  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import flag_configs  # pylint: disable=g-import-not-at-top
   from mentornet_tf import train  # pylint: disable=g-import-not-at-top
   train.define_flags()
   flags.FLAGS.unparse_flags()
   try:
     flags.FLAGS(["train", "--train_log_dir=runs/x", *args])
-    return flags_lib.train_config_from_flags()
+    return flag_configs.train_config_from_flags()
   finally:
     flags.FLAGS.unparse_flags()
 

@@ -37,7 +37,7 @@ def test_train_epochs_sets_the_steps_from_the_global_batch():
 
 def _imagenet_config(*extra):
   from absl import flags  # pylint: disable=g-import-not-at-top
-  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import flag_configs  # pylint: disable=g-import-not-at-top
   from mentornet_tf import train  # pylint: disable=g-import-not-at-top
   train.define_flags()
   cwd = os.getcwd()
@@ -45,7 +45,7 @@ def _imagenet_config(*extra):
   try:
     flags.FLAGS.unparse_flags()
     flags.FLAGS(["train", "--flagfile=launch/imagenet_40.flags", *extra])
-    return flags_lib.train_config_from_flags()
+    return flag_configs.train_config_from_flags()
   finally:
     flags.FLAGS.unparse_flags()
     os.chdir(cwd)

@@ -27,6 +27,7 @@ from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
+from mentornet_tf import flag_configs
 from mentornet_tf import flags as flags_lib
 from mentornet_tf import progress as progress_lib
 
@@ -97,7 +98,7 @@ def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected positional arguments: {' '.join(argv[1:])}")
   config = config_lib.ConvertConfig(
-      data=flags_lib.source_config_from_flags(), output_dir=FLAGS.output_dir,
+      data=flag_configs.source_config_from_flags(), output_dir=FLAGS.output_dir,
       splits=tuple(FLAGS.splits), examples_per_shard=FLAGS.examples_per_shard)
   manifests = convert(config, progress=_Progress())
   written = ", ".join(f"{m['split']} {m['num_examples']} examples in {len(m['shards'])} shards"

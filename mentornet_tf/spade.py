@@ -13,60 +13,26 @@ batch size makes the summed replica gradients equal the single-device gradient (
 
 At scale (`--dtype`, `--jit_compile`): the student may compute in bfloat16/float16 (its logits are
 cast to float32 before any loss; float16's loss is scaled by a LossScaleOptimizer, mentornet_tf/
-precision.py); under XLA the finiteness check records the first non-finite step in a variable
-instead of asserting (XLA drops tf.debugging.Assert), and the `NonFiniteCheck` callback ends fit.
+precision.py); under XLA the finiteness check (nonfinite.py) records the first non-finite step in
+a variable instead of asserting (XLA drops tf.debugging.Assert), and the `NonFiniteCheck` callback
+ends fit.
 A student with an auxiliary head (Inception-ResNet-v2) adds aux_weight * CE(aux logits) to each
 example's training loss, weighted by the same v; MentorNet sees the main head's CE only.
 """
-import re
-from typing import Dict, Optional
+from typing import Optional
 
 import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import eval_metrics
 from mentornet_tf import losses
+from mentornet_tf import nonfinite as nonfinite_lib
 from mentornet_tf import step_diagnostics
 from mentornet_tf import students
 from mentornet_tf.mentor import weighting as weighting_lib
 # The diagnostics' names, as spade.* for their users (training/summaries.py, monitoring.py).
 from mentornet_tf.step_diagnostics import (  # noqa: F401
     DIAGNOSTICS, V_HISTOGRAM_BINS, StepValues, v_auc, v_detection, v_histogram)
-
-
-DIVERGENCE_MARKER = "mentornet_tf: non-finite training step"
-_DIVERGENCE_FIELDS = ("step", "loss", "gradient_norm", "v_min", "v_max")
-NONFINITE_LOG = "nonfinite_step"  # --jit_compile: the step's log of the first non-finite step
-
-
-class NonFiniteStep(Exception):
-  """Raised on the host (--jit_compile) at the first non-finite step; `values` as
-  `parse_divergence` returns them."""
-
-  def __init__(self, values: Dict[str, float]):
-    super().__init__(f"{DIVERGENCE_MARKER}: {values}")
-    self.values = values
-
-
-def parse_divergence(message: str) -> Optional[Dict[str, float]]:
-  """The values of a failed finiteness check from its error message, or None if it is not one.
-
-  The check is a `tf.debugging.Assert` whose data list is the marker then (name, value) pairs;
-  TensorFlow prints each as `[item]`.
-  """
-  if DIVERGENCE_MARKER not in message:
-    return None
-  found = {}
-  for name in _DIVERGENCE_FIELDS:
-    match = re.search(rf"\[{name}\]\s*\[([^\]]*)\]", message)
-    if match:
-      try:
-        found[name] = float(match.group(1))
-      except ValueError:
-        pass
-  if "step" in found:
-    found["step"] = int(found["step"])
-  return found
 
 
 class SpadeModel(keras.Model):
@@ -206,9 +172,10 @@ class SpadeModel(keras.Model):
     gradient_norm = tf.linalg.global_norm(gradients)
     # Under loss scaling an overflowing gradient is the optimizer's to skip (it lowers the
     # scale), not a divergence: only the loss and v are checked then.
-    finite = self._all_finite(total_loss, None if loss_scaled else gradient_norm, weights)
-    if not self.jit_compile:
-      gradients = self._check_finite(gradients, finite, total_loss, gradient_norm, weights)
+    finite = nonfinite_lib.all_finite(total_loss, None if loss_scaled else gradient_norm, weights)
+    if not self.jit_compile:  # an in-graph assertion the gradients depend on
+      gradients = nonfinite_lib.check_finite(gradients, finite, self.optimizer.iterations,
+                                             total_loss, gradient_norm, weights)
     step = self.optimizer.iterations  # pre-increment count of this step
     self.nonzero_v.assign_add(tf.reduce_sum(tf.cast(weights > 0.001, tf.float32)))
     # Diagnostics only on sampled steps (what TensorBoard shows): the other steps pay one cond.
@@ -223,77 +190,18 @@ class SpadeModel(keras.Model):
     tf.cond(sampled, diagnose, lambda: tf.constant(False))
     logs = {}
     if self.jit_compile:
-      logs[NONFINITE_LOG] = self._apply_if_finite(
-          gradients, variables, finite, total_loss, gradient_norm, weights)
+      logs[nonfinite_lib.NONFINITE_LOG] = nonfinite_lib.apply_if_finite(
+          self.optimizer, self.nonfinite, gradients, variables, finite, total_loss,
+          gradient_norm, weights)
     else:
       self.optimizer.apply_gradients(zip(gradients, variables))
     values = tf.unstack(self.step_values.result()[:len(DIAGNOSTICS)])
     return dict(zip(DIAGNOSTICS, values), **logs)
 
-  def _all_finite(self, total_loss, gradient_norm, weights):
-    """Whether the loss, the gradient norm (None: not checked) and every v are finite, on
-    every replica (an all-reduced count of non-finite replicas, so that replicas agree and none
-    waits alone in a collective)."""
-    finite = tf.logical_and(tf.math.is_finite(total_loss),
-                            tf.reduce_all(tf.math.is_finite(weights)))
-    if gradient_norm is not None:
-      finite = tf.logical_and(finite, tf.math.is_finite(gradient_norm))
-    replica_context = tf.distribute.get_replica_context()
-    if replica_context is not None and replica_context.num_replicas_in_sync > 1:
-      finite = replica_context.all_reduce(tf.distribute.ReduceOp.SUM,
-                                          tf.cast(tf.logical_not(finite), tf.float32)) < 0.5
-    return finite
-
-  def _apply_if_finite(self, gradients, variables, finite, total_loss, gradient_norm, weights):
-    """--jit_compile: applies the gradients only while every step so far was finite.
-
-    XLA compiles tf.debugging.Assert away, so the first non-finite step is recorded in
-    `self.nonfinite` (its step and values) instead; that step and every later one apply nothing
-    (also the later steps of one --steps_per_execution call), and the `NonFiniteCheck` callback
-    raises `NonFiniteStep` on the host after the call. Returns the recorded step (0: none).
-    """
-    inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)
-    with tf.init_scope():  # the optimizer's slots must not be created inside the cond
-      inner.build(variables)
-    recorded = self.nonfinite.read_value()
-    apply = tf.logical_and(finite, recorded[0] < 0.5)
-
-    def update():
-      self.optimizer.apply_gradients(zip(gradients, variables))
-      return tf.constant(True)
-    tf.cond(apply, update, lambda: tf.constant(False))
-    values = tf.stack([tf.cast(v, tf.float64) for v in (
-        self.optimizer.iterations + 1, total_loss, gradient_norm, tf.reduce_min(weights),
-        tf.reduce_max(weights))])
-    recorded = tf.where(tf.logical_or(finite, recorded[0] > 0.5), recorded, values)
-    self.nonfinite.assign(recorded)
-    return recorded[0]
-
   def raise_if_nonfinite(self, logs) -> None:
-    """Raises NonFiniteStep when the logs of a --jit_compile step report a non-finite step."""
-    if logs is None or NONFINITE_LOG not in logs or float(logs[NONFINITE_LOG]) < 0.5:
-      return
-    values = dict(zip(_DIVERGENCE_FIELDS, self.nonfinite.numpy().tolist()))
-    values["step"] = int(values["step"])
-    raise NonFiniteStep(values)
-
-  def _check_finite(self, gradients, finite, total_loss, gradient_norm, weights):
-    """Stops the step before any variable update when the loss, gradients or v are not finite.
-
-    An in-graph assertion (no host round trip): the error reaches `fit` with the step and the
-    values (`parse_divergence`), and because the gradients depend on it, the optimizer never
-    applies a non-finite update, so the weights and the newest checkpoint stay finite. Replicas
-    agree on the outcome (an all-reduced count of non-finite replicas) so that none waits alone
-    in a collective (`_all_finite`).
-    """
-    check = tf.debugging.Assert(finite, [
-        DIVERGENCE_MARKER, "step", self.optimizer.iterations + 1, "loss", total_loss,
-        "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",
-        tf.reduce_max(weights)], summarize=1)
-    with tf.control_dependencies([check]):
-      return [tf.IndexedSlices(tf.identity(g.values), g.indices, g.dense_shape)
-              if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
-              for g in gradients]
+    """Raises `nonfinite.NonFiniteStep` when the logs of a --jit_compile step report a
+    non-finite step (the `NonFiniteCheck` callback calls it after each call of fit's step)."""
+    nonfinite_lib.raise_if_recorded(logs, self.nonfinite)
 
   def test_step(self, data):
     logits = self(data["image"], training=False)

@@ -24,6 +24,7 @@ from mentornet_tf import config as config_lib
 from mentornet_tf import errors
 from mentornet_tf import eval_metrics
 from mentornet_tf import distribute
+from mentornet_tf import nonfinite
 from mentornet_tf import precision
 from mentornet_tf import run_directory
 from mentornet_tf import spade
@@ -277,8 +278,8 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
       model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
                 initial_epoch=initial_epoch, callbacks=callbacks + [progress], verbose=0,
                 **validation)
-  except (tf.errors.OpError, spade.NonFiniteStep) as error:
-    divergence = getattr(error, "values", None) or spade.parse_divergence(str(error))
+  except (tf.errors.OpError, nonfinite.NonFiniteStep) as error:
+    divergence = getattr(error, "values", None) or nonfinite.parse_divergence(str(error))
     if divergence is None:
       raise
     tracker.diverged(divergence)

@@ -71,7 +71,7 @@ class StopAtStep(keras.callbacks.Callback):
 
 
 class NonFiniteCheck(keras.callbacks.Callback):
-  """--jit_compile: ends fit with `spade.NonFiniteStep` after a call that met a non-finite step.
+  """--jit_compile: ends fit with `nonfinite.NonFiniteStep` after a call that met a non-finite step.
 
   XLA compiles tf.debugging.Assert away, so the step records the first non-finite step (and
   applies nothing from it on); this reads that record from each call's logs (one scalar).

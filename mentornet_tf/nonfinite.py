@@ -1,0 +1,123 @@
+"""The divergence check of a training step: a non-finite loss, gradient norm or v stops training.
+
+Two forms of one check, both called from `SpadeModel.train_step` (spade.py):
+
+- without XLA, `check_finite` makes the gradients depend on a `tf.debugging.Assert`, so the
+  error reaches `fit` before any variable update; `parse_divergence` reads the step and values
+  back from its message (train_lib turns them into `TrainingDiverged`);
+- under `--jit_compile` (XLA drops `tf.debugging.Assert`), `apply_if_finite` records the first
+  non-finite step in a variable and applies nothing from it on; the `NonFiniteCheck` callback
+  then raises `NonFiniteStep` on the host (`raise_if_recorded`) with the same values.
+
+`all_finite` decides, identically on every replica. TF only.
+"""
+import re
+from typing import Dict, Optional
+
+import tensorflow as tf
+
+
+DIVERGENCE_MARKER = "mentornet_tf: non-finite training step"
+FIELDS = ("step", "loss", "gradient_norm", "v_min", "v_max")  # the record's layout, in order
+NONFINITE_LOG = "nonfinite_step"  # --jit_compile: the step's log of the first non-finite step
+
+
+class NonFiniteStep(Exception):
+  """Raised on the host (--jit_compile) at the first non-finite step; `values` as
+  `parse_divergence` returns them."""
+
+  def __init__(self, values: Dict[str, float]):
+    super().__init__(f"{DIVERGENCE_MARKER}: {values}")
+    self.values = values
+
+
+def parse_divergence(message: str) -> Optional[Dict[str, float]]:
+  """The values of a failed finiteness check from its error message, or None if it is not one.
+
+  The check is a `tf.debugging.Assert` whose data list is the marker then (name, value) pairs;
+  TensorFlow prints each as `[item]`.
+  """
+  if DIVERGENCE_MARKER not in message:
+    return None
+  found = {}
+  for name in FIELDS:
+    match = re.search(rf"\[{name}\]\s*\[([^\]]*)\]", message)
+    if match:
+      try:
+        found[name] = float(match.group(1))
+      except ValueError:
+        pass
+  if "step" in found:
+    found["step"] = int(found["step"])
+  return found
+
+
+def all_finite(total_loss, gradient_norm, weights):
+  """Whether the loss (scalar), the gradient norm (scalar; None: not checked) and every v [B]
+  are finite, on every replica (an all-reduced count of non-finite replicas, so that replicas
+  agree and none waits alone in a collective). A scalar bool tensor."""
+  finite = tf.logical_and(tf.math.is_finite(total_loss),
+                          tf.reduce_all(tf.math.is_finite(weights)))
+  if gradient_norm is not None:
+    finite = tf.logical_and(finite, tf.math.is_finite(gradient_norm))
+  replica_context = tf.distribute.get_replica_context()
+  if replica_context is not None and replica_context.num_replicas_in_sync > 1:
+    finite = replica_context.all_reduce(tf.distribute.ReduceOp.SUM,
+                                        tf.cast(tf.logical_not(finite), tf.float32)) < 0.5
+  return finite
+
+
+def check_finite(gradients, finite, iterations, total_loss, gradient_norm, weights):
+  """Stops the step before any variable update when the loss, gradients or v are not finite.
+
+  An in-graph assertion (no host round trip): the error reaches `fit` with the step
+  (`iterations` + 1, the optimizer's pre-increment count) and the values (`parse_divergence`),
+  and because the returned gradients depend on it, the optimizer never applies a non-finite
+  update, so the weights and the newest checkpoint stay finite. `finite` from `all_finite`.
+  """
+  check = tf.debugging.Assert(finite, [
+      DIVERGENCE_MARKER, "step", iterations + 1, "loss", total_loss,
+      "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",
+      tf.reduce_max(weights)], summarize=1)
+  with tf.control_dependencies([check]):
+    return [tf.IndexedSlices(tf.identity(g.values), g.indices, g.dense_shape)
+            if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
+            for g in gradients]
+
+
+def apply_if_finite(optimizer, record, gradients, variables, finite, total_loss, gradient_norm,
+                    weights):
+  """--jit_compile: applies the gradients only while every step so far was finite.
+
+  XLA compiles tf.debugging.Assert away, so the first non-finite step is recorded in `record`
+  (a float64 [5] variable laid out as `FIELDS`; step 0 = none yet) instead; that step and every
+  later one apply nothing (also the later steps of one --steps_per_execution call), and the
+  `NonFiniteCheck` callback raises `NonFiniteStep` on the host after the call. Returns the
+  recorded step (0: none).
+  """
+  inner = getattr(optimizer, "inner_optimizer", optimizer)
+  with tf.init_scope():  # the optimizer's slots must not be created inside the cond
+    inner.build(variables)
+  recorded = record.read_value()
+  apply = tf.logical_and(finite, recorded[0] < 0.5)
+
+  def update():
+    optimizer.apply_gradients(zip(gradients, variables))
+    return tf.constant(True)
+  tf.cond(apply, update, lambda: tf.constant(False))
+  values = tf.stack([tf.cast(v, tf.float64) for v in (
+      optimizer.iterations + 1, total_loss, gradient_norm, tf.reduce_min(weights),
+      tf.reduce_max(weights))])
+  recorded = tf.where(tf.logical_or(finite, recorded[0] > 0.5), recorded, values)
+  record.assign(recorded)
+  return recorded[0]
+
+
+def raise_if_recorded(logs, record) -> None:
+  """Raises NonFiniteStep when the logs of a --jit_compile step report a non-finite step;
+  its values read from `record` (the variable `apply_if_finite` writes)."""
+  if logs is None or NONFINITE_LOG not in logs or float(logs[NONFINITE_LOG]) < 0.5:
+    return
+  values = dict(zip(FIELDS, record.numpy().tolist()))
+  values["step"] = int(values["step"])
+  raise NonFiniteStep(values)

@@ -13,12 +13,17 @@ Two guards, both checked before anything is written:
 * `check_restart(config)`: a restart whose configuration differs from the run's `config.json`
   in anything but `RESTARTABLE` fields is refused, listing each differing flag with both values.
 
+`claim(config, ...)` applies both around a training run (train_lib.run): it creates the
+directory, takes the lock, checks that the directory is writable and writes `flags.txt` and
+`config.json` (chief only).
+
 Lock file protocol: a process takes the lock exclusively, writes its holder record (JSON), then
 converts to shared so that the processes of its own job can join. A process that finds the lock
 held reads the record once the holder has converted: same job -> join; other job -> refuse.
 The last process of a job to leave empties the file, so a non-empty file found unlocked means
 that its holder was killed.
 """
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -28,6 +33,9 @@ import socket
 import time
 from typing import Dict, List, Optional, Tuple
 
+from absl import logging
+
+from mentornet_tf import atomic_files
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
 
@@ -42,6 +50,10 @@ RESTARTABLE = ("train_log_dir", "max_number_of_steps", "train_epochs", "eval_int
                "verbose", "save_interval_secs", "save_summaries_secs", "summary_steps",
                "export_weights", "data.data_dir", "data.test_data_dir",
                "data.imagenet_val_dir", "save_interval_steps", "steps_per_execution")
+
+
+class RunDirectoryError(errors.BadInput):
+  """The run directory cannot be created or written."""
 
 
 class RunDirectoryBusy(errors.BadInput):
@@ -217,3 +229,58 @@ def check_restart(config: config_lib.TrainConfig) -> Optional[Dict]:
         f"choose another --train_log_dir; flags that may change on a restart: "
         f"{', '.join(flag.rsplit('.', 1)[-1] for flag in RESTARTABLE)}")
   return previous
+
+
+def prepare(train_log_dir: str) -> None:
+  """Creates `train_log_dir` (no-op if it exists), naming the flag when it cannot."""
+  try:
+    os.makedirs(train_log_dir, exist_ok=True)
+  except OSError as error:
+    raise RunDirectoryError(
+        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
+
+
+def _check_writable(train_log_dir: str) -> None:
+  # One probe per process: workers of a multi-worker job share the directory, and a shared
+  # probe name let one worker delete another's probe (a crash, then a hung collective).
+  probe = os.path.join(train_log_dir, f".write_probe_{os.getpid()}_{time.time_ns()}")
+  try:
+    with open(probe, "w") as f:
+      f.write("ok")
+    os.remove(probe)
+  except OSError as error:
+    raise RunDirectoryError(
+        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
+
+
+@contextlib.contextmanager
+def claim(config: config_lib.TrainConfig, flags_text: str = "", chief: bool = True):
+  """Holds `config.train_log_dir` for one training run (a `with` block), refusing first.
+
+  Refuses, before the directory is touched, a restart that changes the experiment; then creates
+  the directory, takes the job's `RunLock` (RunDirectoryBusy when another job holds it), checks
+  the restart again under the lock (another job may have just run) and that the directory is
+  writable, and (`chief`) writes `flags_text` to flags.txt when given and the config to
+  config.json. The lock is released when the block ends.
+  """
+  check_restart(config)  # read-only: refuse before the directory is touched
+  prepare(config.train_log_dir)
+  try:
+    lock = RunLock(config.train_log_dir, job_id(config.strategy))
+    lock.acquire()
+  except OSError as error:
+    raise RunDirectoryError(f"--train_log_dir={config.train_log_dir!r} cannot be locked: "
+                            f"{error}") from None
+  try:
+    check_restart(config)  # again under the lock: another job may have just run
+    _check_writable(config.train_log_dir)
+    if lock.stale:
+      logging.warning("Took over the lock of %s left by a killed process: %s",
+                      config.train_log_dir, lock.stale)
+    if chief:
+      if flags_text:
+        atomic_files.write_text(os.path.join(config.train_log_dir, "flags.txt"), flags_text)
+      atomic_files.write_text(os.path.join(config.train_log_dir, CONFIG_NAME), config.to_json())
+    yield
+  finally:
+    lock.release()

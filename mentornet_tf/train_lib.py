@@ -18,7 +18,6 @@ from absl import logging
 import tensorflow as tf
 import tf_keras as keras
 
-from mentornet_tf import atomic_files
 from mentornet_tf import progress as progress_lib
 from mentornet_tf import config as config_lib
 from mentornet_tf import errors
@@ -37,38 +36,12 @@ from mentornet_tf.training import callbacks as callbacks_lib
 from mentornet_tf.training import checkpointing
 
 
-class RunDirectoryError(errors.BadInput):
-  """The run directory cannot be created or written."""
-
-
 class TrainingDiverged(errors.RunFailed):
   """A training step had a non-finite loss, gradient norm or v; nothing of it was applied."""
 
 
 class TrainingPreempted(errors.RunFailed):
   """SIGTERM stopped training after a checkpoint; the same command resumes."""
-
-
-def prepare_run_directory(train_log_dir: str) -> None:
-  """Creates `train_log_dir` (no-op if it exists), naming the flag when it cannot."""
-  try:
-    os.makedirs(train_log_dir, exist_ok=True)
-  except OSError as error:
-    raise RunDirectoryError(
-        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
-
-
-def _check_writable(train_log_dir: str) -> None:
-  # One probe per process: workers of a multi-worker job share the directory, and a shared
-  # probe name let one worker delete another's probe (a crash, then a hung collective).
-  probe = os.path.join(train_log_dir, f".write_probe_{os.getpid()}_{time.time_ns()}")
-  try:
-    with open(probe, "w") as f:
-      f.write("ok")
-    os.remove(probe)
-  except OSError as error:
-    raise RunDirectoryError(
-        f"--train_log_dir={train_log_dir!r} is not a writable directory: {error}") from None
 
 
 def resolve_augmentation(config: config_lib.TrainConfig) -> str:
@@ -173,28 +146,8 @@ def run(config: config_lib.TrainConfig, info=None, flags_text: str = "") -> Dict
   """
   info = info or validate(config)
   config = config_lib.resolve_train_epochs(config, info.num_train)  # --train_epochs -> steps
-  run_directory.check_restart(config)  # read-only: refuse before the directory is touched
-  prepare_run_directory(config.train_log_dir)
-  try:
-    lock = run_directory.RunLock(config.train_log_dir, run_directory.job_id(config.strategy))
-    lock.acquire()
-  except OSError as error:
-    raise RunDirectoryError(f"--train_log_dir={config.train_log_dir!r} cannot be locked: "
-                            f"{error}") from None
-  try:
-    run_directory.check_restart(config)  # again under the lock: another job may have just run
-    _check_writable(config.train_log_dir)
-    if lock.stale:
-      logging.warning("Took over the lock of %s left by a killed process: %s",
-                      config.train_log_dir, lock.stale)
-    if distribute.is_chief():
-      if flags_text:
-        atomic_files.write_text(os.path.join(config.train_log_dir, "flags.txt"), flags_text)
-      atomic_files.write_text(os.path.join(config.train_log_dir, run_directory.CONFIG_NAME),
-                        config.to_json())
+  with run_directory.claim(config, flags_text, chief=distribute.is_chief()):
     return _train(config, info)
-  finally:
-    lock.release()
 
 
 def _train(config: config_lib.TrainConfig, info) -> Dict:

@@ -38,7 +38,7 @@ def validate(config: config_lib.TrainConfig):
   from mentornet_tf.mentor import storage  # pylint: disable=g-import-not-at-top
   bad = errors.BadInput
 
-  # The run directory: only its path is checked here (prepare_run_directory creates it).
+  # The run directory: only its path is checked here (run_directory.claim creates it).
   train_log_dir = config.train_log_dir
   existing = os.path.abspath(train_log_dir)
   while not os.path.lexists(existing) and os.path.dirname(existing) != existing:

@@ -222,3 +222,18 @@ def test_asymmetric_noise_through_the_pipeline_and_its_refusals():
     DataConfig(dataset_name="fake", noise_type="asymmetric")
   with pytest.raises(ValueError, match="class_map"):
     noise.corrupt_labels([0], [0], 10, 0.4, "asymmetric", 0)
+
+
+def test_clean_subset_mask():
+  ids = tf.range(20000, dtype=tf.int64)
+  mask = noise.clean_subset_mask(ids, 0.1, seed=4)
+  assert mask.dtype == tf.bool and mask.shape == ids.shape
+  assert float(tf.reduce_mean(tf.cast(mask, tf.float32))) == pytest.approx(0.1, abs=0.008)
+  shuffled = tf.random.shuffle(ids, seed=1)
+  np.testing.assert_array_equal(noise.clean_subset_mask(shuffled, 0.1, 4),
+                                tf.gather(mask, shuffled))
+  assert not np.array_equal(mask, noise.clean_subset_mask(ids, 0.1, seed=5))
+  assert not np.any(noise.clean_subset_mask(ids, 0.0, 4))
+  assert np.all(noise.clean_subset_mask(ids, 1.0, 4))
+  with pytest.raises(ValueError, match="clean_subset_fraction"):
+    noise.clean_subset_mask(ids, 1.5, 4)

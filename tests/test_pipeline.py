@@ -100,21 +100,6 @@ def test_no_noise_keeps_labels():
   np.testing.assert_array_equal(batch["label"], batch["clean_label"])
 
 
-def test_clean_subset_mask():
-  ids = tf.range(20000, dtype=tf.int64)
-  mask = pipeline.clean_subset_mask(ids, 0.1, seed=4)
-  assert mask.dtype == tf.bool and mask.shape == ids.shape
-  assert float(tf.reduce_mean(tf.cast(mask, tf.float32))) == pytest.approx(0.1, abs=0.008)
-  shuffled = tf.random.shuffle(ids, seed=1)
-  np.testing.assert_array_equal(pipeline.clean_subset_mask(shuffled, 0.1, 4),
-                                tf.gather(mask, shuffled))
-  assert not np.array_equal(mask, pipeline.clean_subset_mask(ids, 0.1, seed=5))
-  assert not np.any(pipeline.clean_subset_mask(ids, 0.0, 4))
-  assert np.all(pipeline.clean_subset_mask(ids, 1.0, 4))
-  with pytest.raises(ValueError, match="clean_subset_fraction"):
-    pipeline.clean_subset_mask(ids, 1.5, 4)
-
-
 def test_dataset_info_and_bad_arguments():
   info = pipeline.dataset_info(_config())
   assert info == pipeline.DatasetInfo("fake", 10, (8, 8, 3), 100, 30)

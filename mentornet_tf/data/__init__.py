@@ -7,10 +7,10 @@
                       shards.py (tfrecord_shards), imagenet_val.py (ILSVRC12 val on WebVision ids)
   tfrecords.py        the original TF1 TFRecord format, validated file by file
   convert.py          entry `python -m mentornet_tf.data.convert` (shard_writer.py writes)
-  noise.py            label corruption keyed by (noise_seed, example id)
+  noise.py            label corruption keyed by (noise_seed, example id), the clean subset
   (the stateless per-id hash behind noise and the clean subset is mentornet_tf/hashing.py)
-  augment.py          the original per-example preprocessing (ResNet, CifarNet, standardization);
-                      preprocess_imagenet.py the ImageNet styles
+  augment.py          the original per-example preprocessing (ResNet, CifarNet, standardization),
+                      encoded images decoded per example; preprocess_imagenet.py the ImageNet styles
   pipeline.py         training / evaluation datasets of the WORKSPACE.md element contract
 
 Importing the package imports no TensorFlow (`python -m mentornet_tf.data.convert` sets the
@@ -20,8 +20,8 @@ import importlib
 
 _EXPORTS = {
     "pipeline": ("DatasetInfo", "build_eval_dataset", "build_train_dataset",
-                 "build_train_eval_dataset", "clean_subset_mask", "dataset_info",
-                 "training_noise_report"),
+                 "build_train_eval_dataset", "dataset_info", "training_noise_report"),
+    "noise": ("clean_subset_mask",),
     "sources": ("CorruptDataError", "DataNotFoundError", "LabelRangeError"),
 }
 

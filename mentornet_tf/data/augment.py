@@ -19,6 +19,9 @@ Random ops are stateless when a `seed` ([2] int tensor) is given, so that `tf.da
 reproducible regardless of parallelism; without a seed they fall back to the stateful
 `tf.image.random_*` ops. The deterministic transforms (`standardize`, `scale_unit`) also accept a
 batch [B, H, W, C], which lets pipelines apply them after batching (much faster for small images).
+
+Encoded images (`Source.encoded`: JPEG/PNG bytes of any size) are decoded and preprocessed per
+example by `encoded_preprocess_fn`, seeded by `encoded_example_seed` (seed, id, epoch).
 """
 from typing import Callable, Optional
 
@@ -168,3 +171,34 @@ def preprocess_fn(augmentation: str, training: bool) -> PreprocessFn:
   if augmentation == "pad4":
     return augment_pad4
   return augment_cifarnet
+
+
+def encoded_example_seed(seed, example_id, epoch) -> tf.Tensor:
+  """`preprocess_imagenet.example_seed`: the [2] int64 seed of one encoded example (id int64 or
+  string scalar) in one epoch, a function of (seed, id, epoch)."""
+  from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
+  return preprocess_imagenet.example_seed(seed, example_id, epoch)
+
+
+def encoded_preprocess_fn(augmentation: str, training: bool, image_size: int) -> PreprocessFn:
+  """`fn(bytes, seed=None) -> float32 [S, S, 3]` for encoded images (`Source.encoded`), S =
+  `image_size` (the source's image_shape[0]).
+
+  The `*_imagenet` augmentations crop while decoding (`preprocess_imagenet`, output side S);
+  the others decode, resize (bilinear) to S x S, then transform as for stored images
+  (`preprocess_fn`).
+  """
+  size = int(image_size)
+  if imagenet_style(augmentation, training):
+    from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
+    return preprocess_imagenet.preprocess_fn(*imagenet_style(augmentation, training),
+                                             image_size=size)
+  transform = preprocess_fn(augmentation, training)
+
+  def fn(encoded, seed=None):
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image = tf.image.resize(tf.cast(image, tf.float32), [size, size])
+    image.set_shape([size, size, 3])
+    return transform(image, seed=seed)
+
+  return fn

@@ -171,3 +171,25 @@ def noise_report(clean: TensorLike, noisy: TensorLike, noise_fraction: float, no
       "noisy_counts": np.bincount(noisy, minlength=num_classes).tolist(),
       "flipped_per_class": np.bincount(clean[flipped], minlength=num_classes).tolist(),
   }
+
+
+def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
+  """Which training ids have a known clean label (MentorNet DD, paper §3.2): a fixed random subset.
+
+  Keyed by (seed, id) as the corruption is (its own hash stream), so the subset is the same under
+  any shuffling, batching or sharding.
+
+  Args:
+    ids: integer tensor [...] of example ids.
+    fraction: expected share of ids in the subset, in [0, 1].
+    seed: which subset; the answer for an id depends only on (seed, id).
+
+  Returns:
+    bool tensor [...].
+
+  Raises:
+    ValueError: fraction outside [0, 1].
+  """
+  if not 0.0 <= float(fraction) <= 1.0:
+    raise ValueError(f"clean_subset_fraction={fraction!r} is invalid: must lie in [0, 1]")
+  return hashing.uniform_from_ids(seed, ids, hashing.STREAM_CLEAN_SUBSET) < fraction

@@ -23,7 +23,6 @@ import tensorflow as tf
 from mentornet_tf.config import DataConfig
 from mentornet_tf.data import augment
 from mentornet_tf.data import imagenet_val
-from mentornet_tf import hashing
 from mentornet_tf.data import noise
 from mentornet_tf.data import sources
 
@@ -64,12 +63,6 @@ def dataset_info(data: Data) -> DatasetInfo:
                      extra_test=imagenet_val.extra_test_sets(source))
 
 
-def preprocess_imagenet_seed(seed, example_id, epoch) -> tf.Tensor:
-  """`preprocess_imagenet.example_seed`: the [2] seed of one example in one epoch."""
-  from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
-  return preprocess_imagenet.example_seed(seed, example_id, epoch)
-
-
 def _finish_fn(source: sources.Source, split: str, preprocess=None):
   """Completes a (batch of) example(s): noisy 'label' (training split), 'clean_label', image.
 
@@ -90,29 +83,6 @@ def _finish_fn(source: sources.Source, split: str, preprocess=None):
             "id": example["id"]}
 
   return finish
-
-
-def _encoded_fn(source: sources.Source, augmentation: str, training: bool):
-  """`fn(bytes, seed=None) -> float32 [S, S, 3]` for a source of encoded images (`Source.encoded`).
-
-  The `*_imagenet` augmentations crop while decoding (`preprocess_imagenet`, output side S =
-  image_shape[0]); the others decode, resize (bilinear) to S x S, then transform as for stored
-  images.
-  """
-  size = int(source.image_shape[0])
-  if augment.imagenet_style(augmentation, training):
-    from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
-    return preprocess_imagenet.preprocess_fn(*augment.imagenet_style(augmentation, training),
-                                             image_size=size)
-  transform = augment.preprocess_fn(augmentation, training)
-
-  def fn(encoded, seed=None):
-    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-    image = tf.image.resize(tf.cast(image, tf.float32), [size, size])
-    image.set_shape([size, size, 3])
-    return transform(image, seed=seed)
-
-  return fn
 
 
 def _with_options(dataset: tf.data.Dataset, sharded: bool) -> tf.data.Dataset:
@@ -181,12 +151,13 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     # Encoded images: decoded and preprocessed per example, the seed a function of (seed, id,
     # epoch), epoch k being elements [k N, (k + 1) N) of this pipeline's N examples.
     shard_size = split.shard_size(num_shards, shard_index)
-    encoded_fn = _encoded_fn(source, augmentation, training=True)
+    encoded_fn = augment.encoded_preprocess_fn(augmentation, training=True,
+                                               image_size=source.image_shape[0])
 
     def decode_example(example, position):
       example = split.read(example)
       epoch = position // shard_size
-      element_seed = preprocess_imagenet_seed(seed, example["id"], epoch)
+      element_seed = augment.encoded_example_seed(seed, example["id"], epoch)
       return dict(example, image=encoded_fn(example["image"], seed=element_seed))
 
     dataset = tf.data.Dataset.zip((dataset, tf.data.Dataset.counter(start=skipped)))
@@ -235,7 +206,8 @@ def build_eval_dataset(data: Data, augmentation: str, split: str = "test",
   preprocess = augment.preprocess_fn(augmentation, training=False)  # deterministic: batched
   dataset = source.open(split)
   if source.encoded:  # images of any size: decoded and preprocessed before batching
-    encoded_fn = _encoded_fn(source, augmentation, training=False)
+    encoded_fn = augment.encoded_preprocess_fn(augmentation, training=False,
+                                               image_size=source.image_shape[0])
     dataset = dataset.map(lambda example: dict(example, image=encoded_fn(example["image"])),
                           num_parallel_calls=tf.data.AUTOTUNE)
     preprocess = None
@@ -265,9 +237,10 @@ def build_train_eval_dataset(data: Data, augmentation: str, batch_size: Optional
   preprocess = augment.preprocess_fn(augmentation, training=True)
   dataset = source.open("train")
   if source.encoded:
-    encoded_fn = _encoded_fn(source, augmentation, training=True)
+    encoded_fn = augment.encoded_preprocess_fn(augmentation, training=True,
+                                               image_size=source.image_shape[0])
     dataset = dataset.map(lambda example: dict(example, image=encoded_fn(
-        example["image"], seed=preprocess_imagenet_seed(seed, example["id"], 0))),
+        example["image"], seed=augment.encoded_example_seed(seed, example["id"], 0))),
                           num_parallel_calls=tf.data.AUTOTUNE)
     preprocess = None
   elif augment.is_random(augmentation, training=True):
@@ -281,25 +254,6 @@ def build_train_eval_dataset(data: Data, augmentation: str, batch_size: Optional
   dataset = dataset.map(_finish_fn(source, "train", preprocess),
                         num_parallel_calls=tf.data.AUTOTUNE)
   return _with_options(dataset.prefetch(tf.data.AUTOTUNE), sharded=False)
-
-
-def clean_subset_mask(ids, fraction: float, seed: int) -> tf.Tensor:
-  """Which training ids have a known clean label (MentorNet DD, paper §3.2): a fixed random subset.
-
-  Args:
-    ids: integer tensor [...] of example ids.
-    fraction: expected share of ids in the subset, in [0, 1].
-    seed: which subset; the answer for an id depends only on (seed, id).
-
-  Returns:
-    bool tensor [...].
-
-  Raises:
-    ValueError: fraction outside [0, 1].
-  """
-  if not 0.0 <= float(fraction) <= 1.0:
-    raise ValueError(f"clean_subset_fraction={fraction!r} is invalid: must lie in [0, 1]")
-  return hashing.uniform_from_ids(seed, ids, hashing.STREAM_CLEAN_SUBSET) < fraction
 
 
 def training_noise_report(data: Data) -> Dict[str, object]:

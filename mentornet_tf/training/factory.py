@@ -41,6 +41,7 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
     record is on disk before its checkpoint); Checkpointer; curriculum images; Step 6; weight
     export.
   """
+  from mentornet_tf.data import noise  # pylint: disable=g-import-not-at-top
   from mentornet_tf.data import pipeline  # pylint: disable=g-import-not-at-top
   log_dir = os.path.join(config.train_log_dir, "tensorboard")
   writer = summaries.TrainingSummaries(
@@ -67,8 +68,8 @@ def build_callbacks(config: config_lib.TrainConfig, *, model, checkpointer, trac
             source or data, augmentation, training=mentor.dd_dump_mode == "training",
             seed=config.seed),
         dump_training=mentor.dd_dump_mode == "training", loss_shifts=mentor.dd_loss_shifts,
-        subset_fn=lambda ids: pipeline.clean_subset_mask(ids, data.clean_subset_fraction,
-                                                         data.noise_seed),
+        subset_fn=lambda ids: noise.clean_subset_mask(ids, data.clean_subset_fraction,
+                                                      data.noise_seed),
         percentile=mentor.dd_percentile or 100.0 * mentor.loss_p_percentile,
         burn_in_epoch=mentor.burn_in_epoch,
         fixed_epoch_after_burn_in=mentor.fixed_epoch_after_burn_in,

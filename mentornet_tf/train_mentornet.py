@@ -9,8 +9,9 @@ Data-driven (MentorNet DD) from a StudentNet dump (`id epoch noisy_label clean_l
   python -m mentornet_tf.train_mentornet --train_dir=/tmp/mentornet_dd --vstar_fn=data_driven \
       --input_csv_filename=dump.csv --percentile=90
 
-The original's data_generator.py and train.py in one: data in memory (mentor_data.py,
-grid_focus.py), learned by multistart.py (restarts, fine-tuning) with learning.py. Original flag
+The original's data_generator.py and train.py in one: the options checked and the data built in
+memory by mentor_options.py (mentor_data.py, grid_focus.py), learned by multistart.py (restarts,
+fine-tuning) with learning.py. Original flag
 names; --vstar_gamma is applied (the original ignored it). `storage.save_mentornet` writes the
 curriculum, hyper-parameters, command and metrics into mentornet.json; the last line printed is
 `test_mse=<value>`.
@@ -23,28 +24,22 @@ and that --train_dir can be written (storage.unwritable_reason). Exit status (cl
 from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
 
 import dataclasses
-import math
-import os
 import sys
 import types
 from typing import Optional
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
 from mentornet_tf import flags as flags_lib
-from mentornet_tf.mentor import curricula
-from mentornet_tf.mentor import grid_focus
+from mentornet_tf import mentor_options
 from mentornet_tf.mentor import learning
-from mentornet_tf.mentor import mentor_data
 from mentornet_tf.mentor import multistart
-from mentornet_tf.mentor import network
 from mentornet_tf.mentor import storage
 
-DATA_DRIVEN = "data_driven"
+DATA_DRIVEN = mentor_options.DATA_DRIVEN
 
 FLAGS = flags.FLAGS
 
@@ -106,108 +101,6 @@ def options(**overrides) -> types.SimpleNamespace:
   return flags_lib.options_from(define_flags, **overrides)
 
 
-_HPARAM_FLAGS = {"vstar_gamma": "gamma", "vstar_lambda1": "lambda1", "vstar_lambda2": "lambda2",
-                 "vstar_epsilon": "epsilon"}
-
-
-def _usage(flag: str, value, requirement: str):
-  return app.UsageError(f"--{flag}={value!r} is invalid: {requirement}")
-
-
-def curriculum_hparams(curriculum: curricula.Curriculum, o) -> dict:
-  """The curriculum hyper-parameters set by --vstar_* flags; a flag it does not use is an error."""
-  hparams = {}
-  for flag, name in _HPARAM_FLAGS.items():
-    value = getattr(o, flag)
-    if value is None:
-      continue
-    if name not in curriculum.default_hparams:
-      raise _usage(flag, value, f"--vstar_fn={curriculum.name} has no {name} (it takes "
-                   f"{sorted(curriculum.default_hparams) or 'no hyper-parameters'})")
-    if not math.isfinite(value):
-      raise _usage(flag, value, "must be a finite number")
-    hparams[name] = value
-  try:
-    return curriculum.hparams(**hparams)
-  except ValueError as error:
-    raise app.UsageError(str(error)) from None
-
-
-def learn_config(o) -> learning.LearnConfig:
-  try:
-    return learning.LearnConfig(
-        mode=o.training_mode, mini_batch_size=o.mini_batch_size,
-        max_step_train=o.max_step_train, learning_rate=o.learning_rate, seed=o.seed,
-        eval_every=o.eval_every, jit_compile=o.jit_compile)
-  except ValueError as error:
-    raise app.UsageError(str(error)) from None
-
-
-def _data(curriculum, o):
-  """(train, test, hparams, data description) for the flags."""
-  if o.vstar_fn == DATA_DRIVEN:
-    if not o.input_csv_filename:
-      raise _usage("input_csv_filename", "", f"--vstar_fn={DATA_DRIVEN} needs a StudentNet dump")
-    if not 0 <= o.percentile <= 100:
-      raise _usage("percentile", o.percentile, "must lie in [0, 100]")
-    for flag in _HPARAM_FLAGS:
-      if getattr(o, flag) is not None:
-        raise _usage(flag, getattr(o, flag), f"--vstar_fn={DATA_DRIVEN} takes no curriculum "
-                     "hyper-parameters")
-    path = o.input_csv_filename
-    if os.path.isdir(path):
-      raise _usage("input_csv_filename", path, "is a directory, not a StudentNet dump file")
-    try:
-      rows = mentor_data.read_student_dump(path, keep=o.dump_keep)
-    except FileNotFoundError:
-      raise _usage("input_csv_filename", path, "no such StudentNet dump file") from None
-    except OSError as error:
-      raise _usage("input_csv_filename", path, f"cannot be read ({error.strerror or error})") \
-          from None
-    except ValueError as error:  # names the file and the line
-      raise cli.BadInput(f"--input_csv_filename: {error}") from None
-    train, test = mentor_data.generate_data_driven(rows, o.percentile, seed=o.seed)
-    if len(train) == 0 or len(test) == 0:
-      raise _usage("input_csv_filename", path, f"{len(rows)} example(s) kept from the dump: too "
-                   "few to split into a training and a test part (give at least 3)")
-    description = {"source": DATA_DRIVEN, "input_csv_filename": o.input_csv_filename,
-                   "percentile": o.percentile, "dump_keep": o.dump_keep,
-                   "dump_rows": len(rows),
-                   "loss_threshold": float(np.percentile(rows[:, 4], o.percentile))}
-    return train, test, {}, description
-  hparams = curriculum_hparams(curriculum, o)
-  if not 1 <= o.sample_size <= len(mentor_data.predefined_grid()):
-    raise _usage("sample_size", o.sample_size, "must lie in [1, 1200000] (the grid size)")
-  train, test = mentor_data.generate_predefined(curriculum.name, o.sample_size,
-                                                seed=o.seed, **hparams)
-  description = {"source": "predefined", "sample_size": o.sample_size}
-  if o.focus_rows:
-    try:
-      train = grid_focus.with_focus_rows(train, test, curriculum.name, o.focus_epochs,
-                                         o.focus_rows, o.seed, **hparams)
-    except ValueError as error:
-      raise app.UsageError(str(error)) from None
-    description.update(focus_rows=o.focus_rows, focus_epochs=o.focus_epochs)
-  return train, test, hparams, description
-
-
-def load_initial_mentornet(path):
-  """The MentorNet to continue from; UsageError naming --init_mentornet_dir if it is unusable."""
-  try:
-    model, _ = storage.load_mentornet(path)
-  except storage.LOAD_ERRORS as error:
-    raise _usage("init_mentornet_dir", path,
-                 f"no loadable MentorNet there ({cli.one_line(error)})") from None
-  return model
-
-
-def check_train_dir(directory):
-  """Refuses a --train_dir that `storage.save_mentornet` could not write; creates nothing."""
-  problem = storage.unwritable_reason(directory)
-  if problem:
-    raise _usage("train_dir", directory, problem)
-
-
 def learn(o, command: Optional[str] = None) -> dict:
   """What the command does, in-process: learns a MentorNet as the options `o` say (`options()`)
   and saves it into `o.train_dir`; returns the metadata written into mentornet.json.
@@ -216,50 +109,19 @@ def learn(o, command: Optional[str] = None) -> dict:
     app.UsageError / cli.BadInput: refused options (nothing written); cli.RunFailed: the save
       failed after learning.
   """
-  if not o.train_dir:
-    raise _usage("train_dir", o.train_dir, "an output directory is required")
-  check_train_dir(o.train_dir)
-  if not math.isfinite(o.learning_rate):
-    raise _usage("learning_rate", o.learning_rate, "must be a finite number > 0")
-  if o.seed < 0:
-    raise _usage("seed", o.seed, "must be >= 0")
-  if o.vstar_fn != DATA_DRIVEN and o.vstar_fn not in curricula.CURRICULA:
-    raise _usage("vstar_fn", o.vstar_fn,
-                 f"choose one of {', '.join(curricula.CURRICULA)}, {DATA_DRIVEN}")
-  if o.restarts < 1:
-    raise _usage("restarts", o.restarts, "must be >= 1")
-  if o.focus_rows < 0 or (o.focus_rows and o.vstar_fn == DATA_DRIVEN):
-    raise _usage("focus_rows", o.focus_rows, "must be >= 0, and 0 for --vstar_fn=data_driven "
-                 "(extra rows come from the predefined grid)")
-  rates = ",".join(o.finetune_learning_rates)
-  try:
-    finetune_rates = [float(r) for r in o.finetune_learning_rates]
-  except ValueError:
-    finetune_rates = [math.nan]
-  if not all(math.isfinite(r) and r > 0 for r in finetune_rates):
-    raise _usage("finetune_learning_rates", rates, "expected numbers > 0, e.g. 0.01,0.003")
-  try:
-    mentornet_config = network.MentorNetConfig(num_lstm_units=o.num_lstm_units,
-                                               corrected_output=o.corrected_output,
-                                               train_epoch_embedding=o.train_epoch_embedding)
-  except ValueError:
-    raise _usage("num_lstm_units", o.num_lstm_units, "must be a positive integer") from None
-  config = learn_config(o)
-  curriculum = None if o.vstar_fn == DATA_DRIVEN else curricula.get(o.vstar_fn)
-  if config.mode == "explicit" and (curriculum is None or curriculum.regularizer_fn is None):
-    raise _usage("training_mode", "explicit", f"--vstar_fn={o.vstar_fn} has no known G")
-  train, test, hparams, data_description = _data(curriculum, o)
-  if o.init_mentornet_dir:
-    load_initial_mentornet(o.init_mentornet_dir)  # refused before any learning
+  inputs = mentor_options.resolve(o)  # every refusal before anything is written
+  config, train, test, hparams = inputs.learn_config, inputs.train, inputs.test, inputs.hparams
 
   progress = None
   if o.progress or (o.progress is None and sys.stderr.isatty()):
     from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
     progress = progress_lib.StepProgress
   best = multistart.learn_best(
-      train, test, config, restarts=o.restarts, finetune_learning_rates=finetune_rates,
-      mentornet_config=mentornet_config, curriculum=curriculum, curriculum_hparams=hparams,
-      initial=(lambda: load_initial_mentornet(o.init_mentornet_dir))
+      train, test, config, restarts=o.restarts,
+      finetune_learning_rates=inputs.finetune_learning_rates,
+      mentornet_config=inputs.mentornet_config, curriculum=inputs.curriculum,
+      curriculum_hparams=hparams,
+      initial=(lambda: mentor_options.load_initial_mentornet(o.init_mentornet_dir))
       if o.init_mentornet_dir else None, progress=progress)
   seed, model, metrics, train_metrics = (best[k] for k in ("seed", "model", "metrics",
                                                            "train_metrics"))
@@ -267,7 +129,7 @@ def learn(o, command: Optional[str] = None) -> dict:
   metadata = {
       "curriculum": o.vstar_fn,
       "hparams": hparams,
-      "data": data_description,
+      "data": inputs.data_description,
       "learn_config": {**dataclasses.asdict(config), "seed": seed},
       "loss": metrics["loss"],
       "command": command or "mentornet_tf.train_mentornet.learn",

@@ -3,11 +3,11 @@ import ast
 import os
 
 PACKAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "mentornet_tf")
-# Entry points and their flag-reading helpers (flags.py, flag_configs.py, cli.py); the library
-# raises the flag-free errors.py types instead of importing cli.
+# Entry points and their flag-reading helpers (flags.py, flag_configs.py, mentor_options.py,
+# cli.py); the library raises the flag-free errors.py types instead of importing cli.
 ENTRY_POINTS = {"train", "evaluate", "train_mentornet", "visualize", "list_mislabelled",
                 "results_table", "experiments", "export", "convert", "console", "flags",
-                "flag_configs", "cli"}
+                "flag_configs", "mentor_options", "cli"}
 
 
 def _modules():

@@ -70,6 +70,7 @@ _NEVER_IMPORTS = {
     "mentornet_tf.spade": ("mentornet_tf.data", "mentornet_tf.train_lib",
                            "mentornet_tf.training", "mentornet_tf.distribute"),
     "mentornet_tf.eval_metrics": ("mentornet_tf.",),  # TF only: spade and evaluation share it
+    "mentornet_tf.nonfinite": ("mentornet_tf.",),  # TF only: spade's check, train_lib's parse
     "mentornet_tf.schedules": ("mentornet_tf.",),
     "mentornet_tf.names": ("mentornet_tf.",),
 }

@@ -102,8 +102,8 @@ def _plain_fit_step(name, shape):
 def _timed(fn):
   """Seconds of one step, synchronised on ONE of its outputs (the step has finished when any
   output exists): `fit` hands the step's logs to callbacks as tensors (ours declare
-  `_supports_tf_logs`) and fetches none of them per step, so fetching all 19 SPADE values to numpy
-  would time Python conversions that training never does."""
+  `_supports_tf_logs`) and fetches none of them per step, so converting the SPADE step's
+  diagnostics vector to numpy would time a host read that training does only on sampled steps."""
   start = time.perf_counter()
   out = fn()
   first = tf.nest.flatten(out)[0]

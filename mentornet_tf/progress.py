@@ -19,6 +19,8 @@ from typing import Dict, Optional, TextIO
 
 import tf_keras as keras
 
+from mentornet_tf import step_diagnostics
+
 # (label, metric names tried in order): the first present is shown. Names with and without a
 # TensorBoard group prefix are accepted (the metric names may gain a `group/` prefix).
 TRAIN_FIELDS = (
@@ -63,7 +65,8 @@ def format_train_logs(logs: Dict, global_batch_size: int = 0) -> str:
 
   Mean v comes from `batch_sum_v` / the global batch size when no mean_v metric exists.
   """
-  logs = dict(logs or {})
+  # The step's diagnostics vector spelt out (not waited for under the parameter server).
+  logs = step_diagnostics.named_logs(logs, fetch_remote=False)
   if _lookup(logs, TRAIN_FIELDS[3][1]) is None and global_batch_size:
     batch_sum_v = _lookup(logs, ("batch_sum_v", "mentor/batch_sum_v"))
     if batch_sum_v is not None:

@@ -5,6 +5,7 @@ keeps them in one `StepValues` vector: `DIAGNOSTICS` then the v histogram. The p
 and AUC of v as a detector of clean labels are defined here once (`--export_weights` reuses them).
 TensorFlow only.
 """
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -19,6 +20,8 @@ DIAGNOSTICS = (
     "mean_v_clean", "mean_v_corrupted", "v_precision_clean", "v_recall_clean", "v_auc",
 )
 V_HISTOGRAM_BINS = 20  # equal bins over [0, 1]: v of the sampled step (training/summaries.py)
+# The key of the step's one diagnostics output in Keras' logs: float32 [len(DIAGNOSTICS)].
+LOGS_KEY = "step_values"
 
 
 class StepValues(keras.metrics.Metric):
@@ -117,3 +120,31 @@ def step_vector(per_example_loss, training_loss, weights, logits, labels, clean_
   ]
   scalars = tf.stack([tf.cast(tf.reshape(v, []), tf.float32) for v in values])
   return tf.concat([scalars, v_histogram(weights)], axis=0)
+
+
+def named_logs(logs, fetch_remote: bool = True) -> dict:
+  """Keras logs with the `LOGS_KEY` vector spelt out as {name in DIAGNOSTICS: float}.
+
+  The train step returns its diagnostics as ONE tensor: nineteen separate outputs cost the MLP
+  step about 0.2 ms (5%) in output handling alone (benchmarks/spade_step.py). Consumers spell
+  them out when they read them (TensorBoard on sampled steps, the progress line when it
+  redraws), which is one host read of 19 floats. Names already in `logs` win (the epoch logs
+  carry the epoch's means under the same names). Other entries are kept as they are.
+
+  Args:
+    logs: a Keras logs dict (tensors, numpy values or parameter-server RemoteValues), or None.
+    fetch_remote: whether to wait for a RemoteValue's step; False leaves the names out.
+  Returns:
+    A new dict.
+  """
+  named = {key: value for key, value in (logs or {}).items() if key != LOGS_KEY}
+  vector = (logs or {}).get(LOGS_KEY)
+  if vector is None:
+    return named
+  if hasattr(vector, "fetch"):
+    if not fetch_remote:
+      return named
+    vector = vector.fetch()
+  for name, value in zip(DIAGNOSTICS, np.asarray(vector, np.float64).reshape(-1).tolist()):
+    named.setdefault(name, value)
+  return named

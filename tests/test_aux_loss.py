@@ -38,7 +38,7 @@ def _fixed_v():
 
 def _step(model, batch):
   logs = model.make_train_function()(iter(tf.data.Dataset.from_tensors(batch).repeat()))
-  return {k: float(v) for k, v in logs.items()}
+  return {k: float(v) for k, v in spade.named_logs(logs).items()}
 
 
 @pytest.mark.slow  # builds the 59M-parameter network and traces a step (~1-2 min on CPU)

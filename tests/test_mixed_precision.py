@@ -44,7 +44,7 @@ def _model(dtype, optimizer=None):
 def _step(model, batch):
   """One training step through Keras' train function; the step's logs as floats."""
   logs = model.make_train_function()(iter(tf.data.Dataset.from_tensors(batch).repeat()))
-  return {k: float(v) for k, v in logs.items()}
+  return {k: float(v) for k, v in spade.named_logs(logs).items()}
 
 
 def test_one_bfloat16_step_keeps_float32_variables_and_changes_them():

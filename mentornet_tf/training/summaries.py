@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import step_diagnostics
 from mentornet_tf.training import callbacks as callbacks_lib
 
 TAGS = {
@@ -124,7 +125,7 @@ class TrainingSummaries(keras.callbacks.Callback):
     step = last - last % self.summary_steps
     if step < first or logs is None:
       return
-    logs = _fetch(logs)  # the logs of one sampled step: the only host wait
+    logs = step_diagnostics.named_logs(_fetch(logs))  # one sampled step's: the only host wait
     values = {key: float(np.asarray(_fetch(value))) for key, value in logs.items()
               if key in TAGS}
     for key, value in values.items():

@@ -197,7 +197,7 @@ class SpadeModel(keras.Model):
     else:
       self.optimizer.apply_gradients(zip(gradients, variables))
     # ONE output for the diagnostics (step_diagnostics.named_logs spells them out when read):
-    # nineteen scalar outputs cost a small step ~5% in output handling alone.
+    # one output to hand on per step instead of nineteen (measured: 0.04 ms of a 3.7 ms MLP step).
     return {LOGS_KEY: self.step_values.result()[:len(DIAGNOSTICS)], **logs}
 
   def raise_if_nonfinite(self, logs) -> None:

@@ -336,6 +336,7 @@ def test_s_model_two_phases_in_one_run(tmp_path):
               and "noise_adaptation" in n]  # not a StudentNet variable: no weight decay
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_s_model_restart_past_the_switch_keeps_the_checkpointed_channel(tmp_path, monkeypatch):
   import dataclasses  # pylint: disable=g-import-not-at-top
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
@@ -415,6 +416,7 @@ def test_results_table_names_the_baselines():
   assert rank("FullModel") < rank("Forgetting (keep 0.2)") < rank("MentorNet PD")
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_baseline_flags_reach_config_json(tmp_path):
   import test_train  # pylint: disable=g-import-not-at-top
   flagfile = tmp_path / "tiny.flags"

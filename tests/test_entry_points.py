@@ -19,6 +19,7 @@ ENTRIES = ("train", "evaluate", "train_mentornet", "visualize", "list_mislabelle
            "results_table", "experiments", "export", "data.convert")
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_importing_the_package_and_the_entries_changes_no_environment_variable():
   # The package alone changes nothing; with the entries (which import TensorFlow, and TensorFlow
   # and OpenCV set a few variables of their own) no TF_* variable is set.

@@ -85,6 +85,7 @@ def test_filelist_counts_labels_ids_and_shapes(tmp_path):
   assert raw["image"].dtype == tf.string and int(raw["id"]) == 0
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_filelist_training_stream_is_deterministic_per_seed_and_noisy_by_id(tmp_path):
   write_filelist(tmp_path, [f"img/{i}.jpg {i % 3}" for i in range(6)])
   write_filelist(tmp_path, ["img/0.jpg 0"], name="test.txt")
@@ -220,6 +221,7 @@ def test_webvision_refuses_synthetic_noise_and_a_bad_layout(tmp_path):
 
 # ----------------------------------------------------------------------------- validation
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_validation_of_image_files_runs_no_eager_op(tmp_path):
   """Resolving and counting an image-file source leaves TF's devices unconfigured."""
   write_filelist(tmp_path, ["a/0.jpg 0", "a/1.jpg 1"])

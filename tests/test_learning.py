@@ -24,6 +24,7 @@ def pd_data():
   return mentor_data.generate_predefined("mentornet_pd", sample_size=20000)
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_learned_mentornet_pd_reproduces_its_target(pd_data):
   train, test = pd_data
   trivial = float(np.var(test[:, 4]))

@@ -259,6 +259,7 @@ def test_under_mirrored_strategy_in_process():
                              model(features).numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_two_replicas_give_the_single_device_result(tmp_path):
   """Two logical CPUs need a fresh process (devices are fixed at TF start-up)."""
   script = textwrap.dedent("""

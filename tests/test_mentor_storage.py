@@ -263,6 +263,7 @@ def test_check_returns_the_metadata_of_good_mentornets(tmp_path, tf1_checkpoint)
   assert storage.check_mentornet(tf1_checkpoint[1])["global_step"] == 29999
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_check_runs_no_eager_op(tmp_path):
   """check_mentornet leaves TF's devices unconfigured: logical CPUs can still be set up after it."""
   import subprocess  # pylint: disable=g-import-not-at-top

@@ -67,7 +67,7 @@ def test_constraints_pin_versions_inside_the_ranges():
 def test_readme_and_ci_run_the_same_test_command():
   ci = open(os.path.join(REPO, ".ci", "run")).read()
   readme = open(os.path.join(REPO, "README.md")).read()
-  command = "pip install -c constraints.txt -e .[test] && pytest -q -n auto --dist loadgroup"
+  command = "pip install -c constraints.txt -e .[test] && pytest -q -n auto --dist loadfile"
   assert command in ci.splitlines()
   assert f"```\n{command}\n```" in readme
 

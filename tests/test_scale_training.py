@@ -64,6 +64,7 @@ def test_steps_per_execution_takes_the_same_steps_and_summaries(reference, tmp_p
   np.testing.assert_allclose(ours["loss/orig_loss"], theirs["loss/orig_loss"], rtol=1e-5)
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_step_checkpoints_and_a_mid_epoch_resume_end_as_the_uninterrupted_run(reference,
                                                                               tmp_path):
   run_dir = str(tmp_path / "resumed")

@@ -272,6 +272,7 @@ def test_first_record_of_every_file_is_decoded_and_shape_checked(tmp_path):
       sources.count_examples(config, "train")  # what validation (dataset_info) calls
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_tfrecord_scan_runs_no_eager_op(tmp_path):
   """Scanning TFRecords leaves TF's devices unconfigured (a private graph and session)."""
   import subprocess  # pylint: disable=g-import-not-at-top

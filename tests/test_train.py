@@ -175,6 +175,7 @@ def test_missing_data_and_unwritable_directory(tmp_path, flagfile):
   assert not run_dir.exists()
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
   """MentorNet DD learned inside the run (Step 6 at the end of burn-in), weights exported."""
   run_dir = str(tmp_path / "dd")

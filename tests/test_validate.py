@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _SCRIPT = r"""
@@ -47,6 +49,7 @@ print("REPLICAS", strategy.num_replicas_in_sync)
 """
 
 
+@pytest.mark.slow  # ~5-12 s: a whole training run or a fresh TF process
 def test_validate_leaves_devices_unconfigured_and_writes_nothing(tmp_path):
   result = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path / "data"), str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=180,

@@ -4,9 +4,11 @@ A `Case` says what a user typed (an entry point and its arguments, after an opti
 writes the files the case needs) and how it must end: the exit status of `mentornet_tf.cli`, a
 regex that the last stderr line (`error: ...`) must match, no traceback, and the case directory
 unchanged. `run_cases` runs all cases of one entry point in one subprocess (this file as a
-script): each case gets freshly unparsed flags and its own captured stdout/stderr file
-descriptors, so TensorFlow's C++ logs are captured too, and the real `cli.run(main)` path of the
-entry point is what runs.
+script), `run_all` several entry points one after another in each of a few subprocesses (one
+TensorFlow import per process, not per entry: the imports were most of the harness's time): each
+entry registers its flags, runs its cases and unregisters them before the next entry; each case
+gets freshly unparsed flags and its own captured stdout/stderr file descriptors, so TensorFlow's
+C++ logs are captured too, and the real `cli.run(main)` path of the entry point is what runs.
 
 Placeholders in `args` and `env` values: `{dir}` is the case's own directory (cwd of the case),
 `{repo}` the repository root.
@@ -79,35 +81,39 @@ def _prepare(entry: str, cases: List[Case], base_dir: str) -> Dict:
           "before": {case["id"]: listing(case["cwd"]) for case in plan}}
 
 
-def _start(prepared: Dict) -> subprocess.Popen:
+def _start(group: List[Dict]) -> subprocess.Popen:
+  """One driver process for the prepared entries of `group`, run one after another."""
   env = dict(os.environ, PYTHONPATH=REPO)
+  args = [a for p in group for a in (ENTRIES[p["entry"]], p["plan_path"], p["out_path"])]
   # The driver's own output goes to a file, not a pipe: several drivers run at once and a full
   # pipe that nobody reads yet would block one.
-  with open(prepared["out_path"] + ".log", "w") as log:
-    return subprocess.Popen([sys.executable, os.path.abspath(__file__),
-                             ENTRIES[prepared["entry"]], prepared["plan_path"],
-                             prepared["out_path"]], cwd=prepared["base_dir"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+  with open(group[0]["out_path"] + ".log", "w") as log:
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__)] + args,
+                            cwd=group[0]["base_dir"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
 
 
-def _finish(prepared: Dict, process: subprocess.Popen, timeout: int) -> Dict[str, Dict]:
+def _finish(group: List[Dict], process: subprocess.Popen,
+            timeout: int) -> Dict[str, Dict[str, Dict]]:
   try:
     process.wait(timeout=timeout)
   except subprocess.TimeoutExpired:
     process.kill()
     process.wait()
-  out_path = prepared["out_path"]
-  if process.returncode != 0 or not os.path.exists(out_path):
-    with open(out_path + ".log", errors="replace") as f:
+  if process.returncode != 0 or not all(os.path.exists(p["out_path"]) for p in group):
+    with open(group[0]["out_path"] + ".log", errors="replace") as f:
       output = f.read()
-    raise AssertionError(f"the bad-input driver for {prepared['entry']} failed "
-                         f"({process.returncode}):\n{output[-6000:]}")
-  with open(out_path) as f:
-    results = json.load(f)
-  for case in prepared["plan"]:
-    results[case["id"]]["before"] = prepared["before"][case["id"]]
-    results[case["id"]]["after"] = listing(case["cwd"])
-  return results
+    raise AssertionError(f"the bad-input driver for {', '.join(p['entry'] for p in group)} "
+                         f"failed ({process.returncode}):\n{output[-6000:]}")
+  found = {}
+  for prepared in group:
+    with open(prepared["out_path"]) as f:
+      results = json.load(f)
+    for case in prepared["plan"]:
+      results[case["id"]]["before"] = prepared["before"][case["id"]]
+      results[case["id"]]["after"] = listing(case["cwd"])
+    found[prepared["entry"]] = results
+  return found
 
 
 def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) -> Dict[str, Dict]:
@@ -115,25 +121,25 @@ def run_cases(entry: str, cases: List[Case], base_dir: str, timeout: int = 600) 
 
   Returns {case id: {status, stdout, stderr, before, after}}.
   """
-  prepared = _prepare(entry, cases, base_dir)
-  return _finish(prepared, _start(prepared), timeout)
+  group = [_prepare(entry, cases, base_dir)]
+  return _finish(group, _start(group), timeout)[entry]
 
 
 def run_all(cases_by_entry: Dict[str, List[Case]], base_dirs: Dict[str, str],
             timeout: int = 600, parallel: int = 0) -> Dict[str, Dict[str, Dict]]:
   """`run_cases` for several entry points: setups one after another in this process (they may
-  build TensorFlow models), then up to `parallel` driver processes at a time (default: the CPU
-  count). Returns {entry: {case id: result}}."""
-  parallel = parallel or os.cpu_count() or 1
+  build TensorFlow models), then `parallel` driver processes (default: the CPU count), each
+  running its share of the entry points one after another (dealt by case count, largest first).
+  Returns {entry: {case id: result}}."""
+  parallel = max(1, min(parallel or os.cpu_count() or 1, len(cases_by_entry)))
   prepared = [_prepare(entry, cases, base_dirs[entry]) for entry, cases in cases_by_entry.items()]
-  results, running = {}, []
-  for item in prepared:
-    while len(running) >= parallel:
-      done = running.pop(0)
-      results[done[0]["entry"]] = _finish(done[0], done[1], timeout)
-    running.append((item, _start(item)))
-  for item, process in running:
-    results[item["entry"]] = _finish(item, process, timeout)
+  groups = [[] for _ in range(parallel)]
+  for item in sorted(prepared, key=lambda p: -len(p["plan"])):
+    min(groups, key=lambda g: sum(len(p["plan"]) for p in g)).append(item)
+  running = [(group, _start(group)) for group in groups if group]
+  results = {}
+  for group, process in running:
+    results.update(_finish(group, process, timeout * len(group)))
   return results
 
 
@@ -182,17 +188,31 @@ def _run_one(module, case: Dict, log_prefix: str) -> Dict:
 
 
 def _driver(module_name: str, plan_path: str, out_path: str) -> None:
+  """Runs one entry point's cases in this process, then unregisters the entry's flags so that
+  the next entry of the same driver sees only its own (an unknown flag must stay unknown)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  module = importlib.import_module(module_name)
+  module = importlib.import_module(module_name)  # may define absl's own flags (absl.app)
+  before = set(flags.FLAGS)
   module.define_flags()  # every entry registers its flags only when it runs as a command
   with open(plan_path) as f:
     plan = json.load(f)
   log_dir = os.path.dirname(os.path.abspath(out_path))
+  cwd = os.getcwd()
   results = {case["id"]: _run_one(module, case, os.path.join(log_dir, "_" + case["id"]))
              for case in plan}
+  os.chdir(cwd)
+  flags.FLAGS.unparse_flags()
+  for name in set(flags.FLAGS) - before:
+    delattr(flags.FLAGS, name)
+  from mentornet_tf import flags as flags_lib  # pylint: disable=g-import-not-at-top
+  # --help lists the groups' flags: keep only the flags still defined.
+  for names in flags_lib._GROUPS.values():  # pylint: disable=protected-access
+    names[:] = [name for name in names if name in flags.FLAGS]
   with open(out_path, "w") as f:
     json.dump(results, f)
 
 
 if __name__ == "__main__":
-  _driver(*sys.argv[1:4])
+  for index in range(1, len(sys.argv), 3):
+    _driver(*sys.argv[index:index + 3])

@@ -141,8 +141,8 @@ def tiny_config(run_dir, student=None, mentor=None, steps=6):
       summary_steps=2, verbose=0)
 
 
-@pytest.mark.parametrize("loss", ["focal", "focal_differentiated", "bootstrap_soft",
-                                  "bootstrap_hard"])
+@pytest.mark.parametrize("loss", [pytest.param("focal", marks=pytest.mark.slow),  # ~6 s
+                                  "focal_differentiated", "bootstrap_soft", "bootstrap_hard"])
 def test_each_loss_trains_end_to_end(tmp_path, loss):
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   config = tiny_config(tmp_path / loss, config_lib.StudentConfig(studentnet="mlp", loss=loss))
@@ -259,6 +259,7 @@ def test_dropout_keep_prob_reaches_the_student_layer():
     students.build_student("mlp", 10, (8, 8, 1), dropout_keep_prob=0.5)
 
 
+@pytest.mark.slow  # ~4-6 s: a whole training run
 @pytest.mark.parametrize("name, student, augmentation", [
     ("forgetting", config_lib.StudentConfig(studentnet="inception", dropout_keep_prob=0.2),
      "auto"),
@@ -320,6 +321,7 @@ def test_s_model_phase_must_end_before_training_does():
                            student=config_lib.StudentConfig(s_model_pretrain_steps=10))
 
 
+@pytest.mark.slow  # ~4-6 s: a whole training run
 def test_s_model_two_phases_in_one_run(tmp_path):
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   config = tiny_config(tmp_path / "s_model",

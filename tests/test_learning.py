@@ -108,6 +108,7 @@ def test_continue_training_an_existing_model(pd_data):
                              network.MentorNetConfig(num_lstm_units=2), model=model)
 
 
+@pytest.mark.slow  # ~4-6 s: a whole training run
 def test_deterministic_and_independent_of_steps_per_call():
   train, test = mentor_data.generate_predefined("spcl_linear", sample_size=3000)
   results = []

@@ -68,6 +68,7 @@ def test_predefined_run_writes_a_loadable_directory(tmp_path):
   assert size < 64 * 1024
 
 
+@pytest.mark.slow  # ~4-6 s: a whole training run
 def test_focus_rows_and_fine_tuning(tmp_path):
   """--focus_rows adds training rows of --focus_epochs (the test split stays the uniform sample);
   --finetune_learning_rates continues the kept restart once per rate and records each stage."""

@@ -3,7 +3,8 @@
   sources.py          a dataset resolved once (`resolve(config) -> Source`), the registry;
                       source_base.py (Source, Split), array_sources.py (mnist5k, digits, fake),
                       stored_sources.py (CIFAR: original TFRecords, tfds), image_files.py
-                      (filelist, folder, webvision*), tfds_sources.py (imagenet2012, tfds:NAME),
+                      (filelist, folder, webvision*; image_lists.py reads their lists and checks
+                      the files), tfds_sources.py (imagenet2012, tfds:NAME),
                       shards.py (tfrecord_shards), imagenet_val.py (ILSVRC12 val on WebVision ids)
   tfrecords.py        the original TF1 TFRecord format, validated file by file
   convert.py          entry `python -m mentornet_tf.data.convert` (shard_writer.py writes)

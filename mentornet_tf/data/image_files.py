@@ -4,8 +4,9 @@ Every source here yields the ENCODED bytes as 'image' (`Source.encoded` is True)
 decodes and preprocesses them per example (`pipeline.py`; the `*_imagenet` augmentations crop the
 JPEG bytes while decoding, the others decode and resize to `--image_size` first), so the image
 shape is (image_size, image_size, 3) whatever the files hold. Resolving a split parses its list
-with plain Python and checks that every image file exists (no TensorFlow runtime starts, so
-validation can run it); a bad list is refused with a message naming the list file and line.
+with plain Python and checks that every image file exists (`image_lists.py`; no TensorFlow runtime
+starts, so validation can run it); a bad list is refused with a message naming the list file and
+line.
 Ids are the index in the split's entries sorted by relative path (stable whatever the list's
 order). The stored labels are the ones trained on (plus synthetic noise when --noise_fraction > 0).
 
@@ -32,14 +33,14 @@ order). The stored labels are the ones trained on (plus synthetic noise when --n
              corrupted, v_detection) treat every training example as clean and say nothing about
              the noise; test accuracy on val is unaffected.
 """
-import dataclasses
 from absl import logging
 import os
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from mentornet_tf.data import image_lists
 from mentornet_tf.data import source_base
 from mentornet_tf.data.tfrecords import CorruptDataError, LabelRangeError
 
@@ -48,94 +49,13 @@ WEBVISION_CLASSES = {"webvision": 1000, "webvision_mini": 50}
 _TEST_DIRS = ("val", "test")  # folder: the test split's directory, the first that exists
 
 
-@dataclasses.dataclass(frozen=True)
-class Entry:
-  path: str      # relative to the root
-  label: int
-  where: str     # 'list:line' (or the folder) for messages
-
-
-def _is_local(path: str) -> bool:
-  return "://" not in path
-
-
-def _exists(path: str) -> bool:
-  return os.path.isfile(path) if _is_local(path) else tf.io.gfile.exists(path)
-
-
-def _isdir(path: str) -> bool:
-  return os.path.isdir(path) if _is_local(path) else tf.io.gfile.isdir(path)
-
-
-def _listdir(path: str) -> List[str]:
-  names = os.listdir(path) if _is_local(path) else tf.io.gfile.listdir(path)
-  return sorted(name.rstrip("/") for name in names)
-
-
-def _read_lines(path: str) -> List[str]:
-  if _is_local(path):
-    with open(path, encoding="utf-8") as f:
-      return f.read().splitlines()
-  with tf.io.gfile.GFile(path) as f:
-    return f.read().splitlines()
-
-
-def parse_list(list_path: str, num_classes: int, classes_what: str, prefix: str = "",
-               keep=None) -> List[Entry]:
-  """The `<relative path> <label>` lines of `list_path`, in file order.
-
-  Args:
-    list_path: the list file.
-    num_classes: labels must lie in [0, num_classes).
-    classes_what: how the class count was given, for the label message (e.g. '--num_classes=14').
-    prefix: prepended to every path (WebVision val: 'val_images_256/').
-    keep: optional predicate on the label; the other lines are skipped (webvision_mini).
-
-  Raises:
-    source_base.DataNotFoundError: the list file is missing.
-    CorruptDataError: a malformed line (names the file and line).
-    LabelRangeError: a label outside [0, num_classes) (names the file and line).
-  """
-  if not _exists(list_path):
-    raise source_base.DataNotFoundError(f"the image list {list_path} does not exist")
-  entries = []
-  for number, line in enumerate(_read_lines(list_path), start=1):
-    text = line.strip()
-    if not text or text.startswith("#"):
-      continue
-    fields = text.rsplit(None, 1)
-    try:
-      label = int(fields[1]) if len(fields) == 2 else None
-    except ValueError:
-      label = None
-    if label is None:
-      raise CorruptDataError(f"{list_path}:{number}: expected '<relative path> <label>' with an "
-                             f"integer label, found {text!r}")
-    if keep is not None and not keep(label):
-      continue
-    if not 0 <= label < num_classes:
-      raise LabelRangeError(f"{list_path}:{number}: label {label} is outside [0, {num_classes}) "
-                            f"({classes_what})")
-    entries.append(Entry(prefix + fields[0], label, f"{list_path}:{number}"))
-  return entries
-
-
-def _check_images(root: str, entries: Sequence[Entry]) -> None:
-  missing = [entry for entry in entries if not _exists(os.path.join(root, entry.path))]
-  if missing:
-    first = missing[0]
-    more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
-    raise source_base.DataNotFoundError(
-        f"{first.where}: the image {os.path.join(root, first.path)} does not exist{more}")
-
-
 class ImageFileSplit(source_base.Split):
   """Encoded image files with their labels, in id order (entries sorted by relative path)."""
 
   format = "files"
   random_access = True
 
-  def __init__(self, root: str, entries: Sequence[Entry], lists: Sequence[str] = ()):
+  def __init__(self, root: str, entries: Sequence[image_lists.Entry], lists: Sequence[str] = ()):
     entries = sorted(entries, key=lambda entry: entry.path)  # stable: list order among equals
     self.root = root
     self.files = tuple(lists)  # the list files (the images are `paths`)
@@ -178,13 +98,13 @@ class ImageFileSource(source_base.Source):
     super().__init__(config)
     self.image_shape = (config.image_size, config.image_size, 3)
     self.root = config.data_dir
-    if not self.root or not _isdir(self.root):
+    if not self.root or not image_lists.isdir(self.root):
       raise source_base.DataNotFoundError(
           f"--data_dir={self.root!r} is not a directory: --dataset_name={self.name} reads its "
           f"images from there")
 
   def _split_of(self, entries, lists, split):
-    _check_images(self.root, entries)
+    image_lists.check_images(self.root, entries)
     result = ImageFileSplit(self.root, entries, lists)
     logging.info("%s %s: %d images read from %s", self.name, split, result.num_examples(),
                  ", ".join(lists) or self.root)
@@ -204,7 +124,7 @@ class FileListSource(ImageFileSource):
   def _resolve_split(self, split):
     name = self.config.train_list if split == "train" else self.config.test_list
     path = name if os.path.isabs(name) or "://" in name else os.path.join(self.root, name)
-    entries = parse_list(path, self.num_classes, f"--num_classes={self.num_classes}")
+    entries = image_lists.parse_list(path, self.num_classes, f"--num_classes={self.num_classes}")
     return self._split_of(entries, [path], split)
 
 
@@ -225,15 +145,16 @@ class FolderSource(ImageFileSource):
     return self._names
 
   def _classes(self, directory: str) -> Tuple[str, ...]:
-    if not _isdir(directory):
+    if not image_lists.isdir(directory):
       return ()
-    return tuple(name for name in _listdir(directory) if _isdir(os.path.join(directory, name)))
+    return tuple(name for name in image_lists.listdir(directory)
+                 if image_lists.isdir(os.path.join(directory, name)))
 
   def _split_directory(self, split: str) -> str:
     if split == "train":
       return os.path.join(self.root, "train")
     for name in _TEST_DIRS:
-      if _isdir(os.path.join(self.root, name)):
+      if image_lists.isdir(os.path.join(self.root, name)):
         return os.path.join(self.root, name)
     raise source_base.DataNotFoundError(f"--data_dir={self.root!r}: no test split (neither val/ "
                                         f"nor test/ holds class folders)")
@@ -249,11 +170,11 @@ class FolderSource(ImageFileSource):
           f"(only in train: {only_train[:5]}; only here: {only_here[:5]}); class ids are the "
           f"sorted folder names, so both splits need the same folders")
     entries = []
-    relative = os.path.relpath(directory, self.root) if _is_local(directory) else split
+    relative = os.path.relpath(directory, self.root) if image_lists.is_local(directory) else split
     for label, name in enumerate(names):
-      for file_name in _listdir(os.path.join(directory, name)):
+      for file_name in image_lists.listdir(os.path.join(directory, name)):
         if file_name.lower().endswith(IMAGE_EXTENSIONS):
-          entries.append(Entry(f"{relative}/{name}/{file_name}", label, directory))
+          entries.append(image_lists.Entry(f"{relative}/{name}/{file_name}", label, directory))
     return self._split_of(entries, [], split)
 
 
@@ -269,11 +190,11 @@ class WebVisionSource(ImageFileSource):
     """The WordNet ids of the classes (first field of `info/synsets.txt`'s first lines)."""
     if self._synsets is None:
       path = os.path.join(self.root, "info", "synsets.txt")
-      if not _exists(path):
+      if not image_lists.exists(path):
         raise source_base.DataNotFoundError(f"{path} does not exist: --data_dir must be the "
                                             f"WebVision root (info/, google/, flickr/, "
                                             f"val_images_256/)")
-      wnids = [line.split()[0] for line in _read_lines(path) if line.strip()]
+      wnids = [line.split()[0] for line in image_lists.read_lines(path) if line.strip()]
       if len(wnids) < self.num_classes:
         raise CorruptDataError(f"{path} names {len(wnids)} synsets, fewer than the "
                                f"{self.num_classes} classes of --dataset_name={self.name}")
@@ -293,10 +214,12 @@ class WebVisionSource(ImageFileSource):
                else ["train_filelist_google.txt", "train_filelist_flickr.txt"])
       lists = [os.path.join(info, name) for name in names]
       entries = [entry for path in lists
-                 for entry in parse_list(path, 1000, "WebVision has 1000 classes", keep=keep)]
+                 for entry in image_lists.parse_list(path, 1000, "WebVision has 1000 classes",
+                                                     keep=keep)]
     else:
       lists = [os.path.join(info, "val_filelist.txt")]
-      entries = parse_list(lists[0], 1000, "WebVision has 1000 classes", "val_images_256/", keep)
+      entries = image_lists.parse_list(lists[0], 1000, "WebVision has 1000 classes",
+                                       "val_images_256/", keep)
     return self._split_of(entries, lists, split)
 
 

@@ -23,7 +23,8 @@ initial LR per architecture from a pilot sweep on other data (`--lr_sweep=0.1,0.
 variance, focal loss; the LR best on the most of them): see LEARNING_RATES.
 
 Implicit vs explicit (App. D Fig. 2): the MentorNet learned on self_paced and spcl_linear by the
-MSE to v* and by minimising Eq. 4 (`curricula.objective`), test MSE and Eq. 4 value vs step.
+MSE to v* and by minimising Eq. 4 (`curriculum_objective.objective`), test MSE and Eq. 4 value
+vs step.
 
 Default run (about 10-15 minutes on 2 shared CPU cores):
   python benchmarks/mentornet_architectures.py
@@ -40,6 +41,7 @@ import time
 import mentornet_tf  # noqa: F401  (first: selects tf_keras before TensorFlow is imported)
 from mentornet_tf.mentor import architectures
 from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import curriculum_objective
 from mentornet_tf.mentor import learning
 from mentornet_tf.mentor import mentor_data
 
@@ -205,8 +207,8 @@ def run_comparison(args, log):
   for name in args.compare_curricula:
     train, test = mentor_data.generate_predefined(name, args.sample_size, seed=args.data_seed)
     column = 0 if curricula.get(name).objective_input == "loss" else 1
-    optimum = float(np.mean(curricula.objective(test[:, 4].astype(np.float64),
-                                                test[:, column].astype(np.float64), name)))
+    optimum = float(np.mean(curriculum_objective.objective(
+        test[:, 4].astype(np.float64), test[:, column].astype(np.float64), name)))
     comparison[name] = {"optimal_objective": optimum}
     for mode in ("implicit", "explicit"):
       runs = [train_once("mentornet", train, test, args, seed, lr, mode, name,
@@ -323,7 +325,7 @@ def markdown(args, results, comparison, command, seconds):
   if comparison:
     lines += ["", "## Implicit vs explicit training (App. D Fig. 2)", "",
               "MentorNet (bi-LSTM), mean over the repeats; explicit = minimise the mean Eq. 4 "
-              "objective v * loss_diff + G(v) (`curricula.objective`). "
+              "objective v * loss_diff + G(v) (`curriculum_objective.objective`). "
               "Plot: `appendix_d_implicit_explicit.png`.", "", comparison_table(comparison)]
   return "\n".join(lines) + "\n"
 

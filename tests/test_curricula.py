@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import curriculum_objective
 
 LOSS = np.array([0.0, 0.5, 1.0, 2.0, 5.0, 25.0])
 DIFF = np.array([-2.0, -0.5, 0.0, 0.5, 1.0, 4.0])
@@ -73,7 +74,7 @@ def test_weight_is_the_argmin_of_the_objective(name, hparams):
   x = np.random.default_rng(0).uniform(-3, 6, size=200)
   x = x[np.abs(x - hparams.get("lambda1", 0.0)) > 1e-3]  # at the self-paced tie any v is optimal
   v_grid = np.linspace(0, 1, 2001)
-  values = curricula.objective(v_grid[None, :], x[:, None], name, **hparams)
+  values = curriculum_objective.objective(v_grid[None, :], x[:, None], name, **hparams)
   argmin = v_grid[np.argmin(values, axis=1)]
   loss, diff = (x, np.zeros_like(x)) if curriculum.objective_input == "loss" else (x + 10, x)
   np.testing.assert_allclose(curriculum.weights(loss, diff, 0.0, 50.0, **hparams), argmin,
@@ -82,15 +83,15 @@ def test_weight_is_the_argmin_of_the_objective(name, hparams):
 
 def test_objective_values_and_errors():
   # Eq. 5 per example: v*l + 0.5*l2*v^2 - (l1+l2)*v.
-  value = curricula.objective(np.array([0.5]), np.array([2.0]), "closed_form", lambda1=1.0,
-                              lambda2=3.0)
+  value = curriculum_objective.objective(np.array([0.5]), np.array([2.0]), "closed_form",
+                                         lambda1=1.0, lambda2=3.0)
   np.testing.assert_allclose(value, [0.5 * 2 + 0.5 * 3 * 0.25 - 4 * 0.5])
-  np.testing.assert_allclose(curricula.objective(np.array([1.0]), np.array([2.0]), "self_paced",
-                                                 lambda1=0.5), [1.5])
+  np.testing.assert_allclose(curriculum_objective.objective(np.array([1.0]), np.array([2.0]),
+                                                            "self_paced", lambda1=0.5), [1.5])
   with pytest.raises(ValueError, match="no known G"):
-    curricula.objective(np.array([0.5]), np.array([1.0]), "focal_loss")
+    curriculum_objective.objective(np.array([0.5]), np.array([1.0]), "focal_loss")
   with pytest.raises(ValueError, match="no hyper-parameter gamma"):
-    curricula.objective(np.array([0.5]), np.array([1.0]), "self_paced", gamma=1.0)
+    curriculum_objective.objective(np.array([0.5]), np.array([1.0]), "self_paced", gamma=1.0)
   with pytest.raises(ValueError, match="unknown curriculum"):
     curricula.get("nope")
 
@@ -155,8 +156,8 @@ def test_numpy_and_tensorflow_agree(name):
 def test_objective_on_tensors_is_differentiable():
   v = tf.Variable([0.2, 0.9])
   with tf.GradientTape() as tape:
-    value = tf.reduce_sum(curricula.objective(v, tf.constant([0.5, 3.0]), "spcl_linear",
-                                              gamma=2.0))
+    value = tf.reduce_sum(curriculum_objective.objective(v, tf.constant([0.5, 3.0]),
+                                                         "spcl_linear", gamma=2.0))
   # d/dv (v*x + 0.5*g*v^2 - g*v) = x + g*v - g.
   np.testing.assert_allclose(tape.gradient(value, v).numpy(), [0.5 + 0.4 - 2, 3.0 + 1.8 - 2],
                              rtol=1e-6)

@@ -13,7 +13,8 @@ average of the p-th percentile loss, i.e. lambda1 is absorbed into the adaptive 
   spcl_linear(diff; gamma)   = Eq. 7 on loss_diff with lambda1 = 0, lambda2 = gamma;
   closed_form(loss; l1, l2)  = Eq. 7 on the loss itself, as printed in the paper.
 `Curriculum.objective_input` names the variable ('loss' or 'loss_diff') that v multiplies in the
-per-example objective v * x + G(v) (Eq. 4, Eq. 6); `objective` and explicit training use it.
+per-example objective v * x + G(v) (Eq. 4, Eq. 6); `curriculum_objective.objective` and explicit
+training use it.
 """
 import dataclasses
 import inspect
@@ -69,7 +70,7 @@ class Curriculum:
     return self.weight_fn(loss, loss_diff, label, epoch, **self.hparams(**hparams))
 
 
-def _as_tensors(*arrays):
+def as_tensors(*arrays):
   """Converts to tensors of one float dtype: that of the first float input (float32 fallback).
 
   Returns:
@@ -88,7 +89,8 @@ def _as_tensors(*arrays):
   return converted, is_tensor
 
 
-def _finish(value, is_tensor):
+def finish(value, is_tensor):
+  """`value` (a tensor) as numpy unless `as_tensors` saw a tensor input."""
   return value if is_tensor else value.numpy()
 
 
@@ -114,16 +116,16 @@ def _eq7(x, lambda1, lambda2):
 
 def _eq5_regularizer(v, lambda1, lambda2):
   """Per-example G of Eq. 5: 0.5 * l2 * v^2 - (l1 + l2) * v (numpy in, numpy out)."""
-  (v,), is_tensor = _as_tensors(v)
+  (v,), is_tensor = as_tensors(v)
   lambda1 = tf.cast(lambda1, v.dtype)
   lambda2 = tf.cast(lambda2, v.dtype)
-  return _finish(0.5 * lambda2 * tf.square(v) - (lambda1 + lambda2) * v, is_tensor)
+  return finish(0.5 * lambda2 * tf.square(v) - (lambda1 + lambda2) * v, is_tensor)
 
 
 def baseline(loss, loss_diff, label, epoch):
   """No curriculum: v* = 1 for every example (original `vstar_baseline`)."""
-  (loss, _, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
-  return _finish(tf.ones_like(loss), is_tensor)
+  (loss, _, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
+  return finish(tf.ones_like(loss), is_tensor)
 
 
 def self_paced(loss, loss_diff, label, epoch, lambda1=0.0):
@@ -132,8 +134,8 @@ def self_paced(loss, loss_diff, label, epoch, lambda1=0.0):
   With lambda1 = 0 (the original `vstar_self_paced`) an example is "easy" when its loss is below
   the moving percentile. The matching G is -lambda1 * v (Eq. 5 with lambda2 = 0) on loss_diff.
   """
-  (_, loss_diff, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
-  return _finish(_eq7(loss_diff, lambda1, 0.0), is_tensor)
+  (_, loss_diff, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
+  return finish(_eq7(loss_diff, lambda1, 0.0), is_tensor)
 
 
 def hard_example_mining(loss, loss_diff, label, epoch):
@@ -141,9 +143,9 @@ def hard_example_mining(loss, loss_diff, label, epoch):
 
   The label branch is the original's; with the label fixed at 0 it never fires.
   """
-  (_, loss_diff, label, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (_, loss_diff, label, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   hard = tf.logical_or(loss_diff >= 0, label > 0)
-  return _finish(tf.cast(hard, loss_diff.dtype), is_tensor)
+  return finish(tf.cast(hard, loss_diff.dtype), is_tensor)
 
 
 def focal_loss(loss, loss_diff, label, epoch, gamma=2.0):
@@ -151,8 +153,8 @@ def focal_loss(loss, loss_diff, label, epoch, gamma=2.0):
 
   The original defined --vstar_gamma but never passed it, so gamma was always 2; here it is used.
   """
-  (loss, _, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
-  return _finish(tf.pow(1.0 - tf.exp(-loss), tf.cast(gamma, loss.dtype)), is_tensor)
+  (loss, _, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
+  return finish(tf.pow(1.0 - tf.exp(-loss), tf.cast(gamma, loss.dtype)), is_tensor)
 
 
 def spcl_linear(loss, loss_diff, label, epoch, gamma=1.0):
@@ -160,9 +162,9 @@ def spcl_linear(loss, loss_diff, label, epoch, gamma=1.0):
 
   This is Eq. 7 on loss_diff with lambda1 = 0 and lambda2 = gamma.
   """
-  (_, loss_diff, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (_, loss_diff, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   _check_hparam("spcl_linear", "gamma", gamma, strictly_positive=True)
-  return _finish(_eq7(loss_diff, 0.0, gamma), is_tensor)
+  return finish(_eq7(loss_diff, 0.0, gamma), is_tensor)
 
 
 def closed_form(loss, loss_diff, label, epoch, lambda1=0.0, lambda2=1.0):
@@ -171,10 +173,10 @@ def closed_form(loss, loss_diff, label, epoch, lambda1=0.0, lambda2=1.0):
   v* = 1[loss <= lambda1] when lambda2 == 0, else min(max(0, 1 - (loss - lambda1) / lambda2), 1).
   Its G is Eq. 5 (`regularizer` below); lambda1, lambda2 >= 0.
   """
-  (loss, _, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (loss, _, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   _check_hparam("closed_form", "lambda1", lambda1)
   _check_hparam("closed_form", "lambda2", lambda2)
-  return _finish(_eq7(loss, lambda1, lambda2), is_tensor)
+  return finish(_eq7(loss, lambda1, lambda2), is_tensor)
 
 
 def _active_bias_weight(history_losses, epsilon):
@@ -209,33 +211,33 @@ def prediction_variance(loss, loss_diff, label, epoch, epsilon=0.05, history=Non
   Returns:
     v* in [0, 1], shaped like loss.
   """
-  (loss, loss_diff, _, _), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (loss, loss_diff, _, _), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   if history is None:
     history = tf.stack([loss - loss_diff, loss], axis=-1)
   else:
-    (history,), _ = _as_tensors(history)
+    (history,), _ = as_tensors(history)
     history = tf.cast(history, loss.dtype)
-  return _finish(_active_bias_weight(history, tf.cast(epsilon, loss.dtype)), is_tensor)
+  return finish(_active_bias_weight(history, tf.cast(epsilon, loss.dtype)), is_tensor)
 
 
 def temporal_mixture(loss, loss_diff, label, epoch):
   """Appendix D's temporal mixture: self-paced for epoch < 50, hard mining for epoch >= 50."""
-  (loss, loss_diff, label, epoch), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (loss, loss_diff, label, epoch), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   early = self_paced(loss, loss_diff, label, epoch)
   late = hard_example_mining(loss, loss_diff, label, epoch)
-  return _finish(tf.where(epoch < TEMPORAL_MIXTURE_EPOCH, early, late), is_tensor)
+  return finish(tf.where(epoch < TEMPORAL_MIXTURE_EPOCH, early, late), is_tensor)
 
 
 def mentornet_pd(loss, loss_diff, label, epoch, gamma=1.0):
   """The original `vstar_mentornet_pd`: 1 for epoch <= 18, self-paced for 18 < epoch < 90,
   spcl_linear(gamma) for epoch >= 90 (§4.1; the shipped model is `mentornet_pd1_g_1`, gamma 1).
   """
-  (loss, loss_diff, label, epoch), is_tensor = _as_tensors(loss, loss_diff, label, epoch)
+  (loss, loss_diff, label, epoch), is_tensor = as_tensors(loss, loss_diff, label, epoch)
   middle = self_paced(loss, loss_diff, label, epoch)
   late = spcl_linear(loss, loss_diff, label, epoch, gamma=gamma)
   value = tf.where(epoch <= PD_BURN_IN_EPOCH, tf.ones_like(loss),
                    tf.where(epoch < PD_SPCL_EPOCH, middle, late))
-  return _finish(value, is_tensor)
+  return finish(value, is_tensor)
 
 
 def _self_paced_regularizer(v, lambda1=0.0):
@@ -272,32 +274,3 @@ def get(curriculum) -> Curriculum:
     raise ValueError(f"unknown curriculum {curriculum!r}; choose one of {', '.join(CURRICULA)}")
   return CURRICULA[curriculum]
 
-
-def objective(v, loss, curriculum, **hparams):
-  """Per-example objective of Eq. 4 / Eq. 6: v * x + G(v; hparams).
-
-  Used to train a MentorNet "explicitly" (App. D: minimise Eq. 4 instead of the MSE to v*) and
-  for SPADE Step 9's projected gradient step on v. Its minimiser over v in [0, 1] is the
-  curriculum's weight_fn (Eq. 7), which the tests check.
-
-  Args:
-    v: [N] weights in [0, 1] (numpy or tensor).
-    loss: [N] the variable v multiplies: the feature named by `curriculum.objective_input`
-      (loss_diff for self_paced and spcl_linear, the loss for closed_form).
-    curriculum: a Curriculum or its name; it must have a known G.
-    **hparams: overrides of the curriculum's default_hparams.
-
-  Returns:
-    [N] per-example objective (numpy for numpy input, else a tensor).
-
-  Raises:
-    ValueError: the curriculum has no known G, or an unknown hyper-parameter is given.
-  """
-  curriculum = get(curriculum)
-  if curriculum.regularizer_fn is None:
-    with_g = [c.name for c in CURRICULA.values() if c.regularizer_fn is not None]
-    raise ValueError(f"curriculum {curriculum.name!r} has no known G (paper §3.2: learn it "
-                     f"implicitly); explicit objectives exist for {', '.join(with_g)}")
-  (v, loss), is_tensor = _as_tensors(v, loss)
-  value = v * loss + curriculum.regularizer_fn(v, **curriculum.hparams(**hparams))
-  return _finish(value, is_tensor)

@@ -23,6 +23,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import curriculum_objective
 from mentornet_tf.mentor import network
 
 MODES = ("auto", "implicit", "explicit", "data_driven")
@@ -148,8 +149,8 @@ def _loss_fn(kind: str, curriculum, hparams):
 
     def loss(logits, features, target):
       del target
-      return tf.reduce_mean(curricula.objective(tf.sigmoid(logits[:, 0]), features[:, column],
-                                                curriculum, **hparams))
+      return tf.reduce_mean(curriculum_objective.objective(
+          tf.sigmoid(logits[:, 0]), features[:, column], curriculum, **hparams))
   return loss
 
 
@@ -178,7 +179,7 @@ def evaluate(model, data: np.ndarray, curriculum=None, hparams=None,
   if curriculum is not None and curricula.get(curriculum).regularizer_fn is not None:
     curriculum = curricula.get(curriculum)
     x = data[:, _INPUT_COLUMN[curriculum.objective_input]].astype(np.float64)
-    metrics["objective"] = float(np.mean(curricula.objective(
+    metrics["objective"] = float(np.mean(curriculum_objective.objective(
         weights.astype(np.float64), x, curriculum, **(hparams or {}))))
   return metrics
 

@@ -14,6 +14,7 @@ import tf_keras as keras
 
 from mentornet_tf import schedules
 from mentornet_tf.mentor import curricula
+from mentornet_tf.mentor import curriculum_objective
 from mentornet_tf.mentor.weighting import base
 from mentornet_tf.mentor.weighting import statistics
 
@@ -74,8 +75,8 @@ class CurriculumWeighting(base.ExampleWeighting):
     x = loss_diff if self._curriculum.objective_input == "loss_diff" else loss
     with tf.GradientTape() as tape:
       tape.watch(previous)
-      objective = tf.reduce_sum(curricula.objective(previous, x, self._curriculum,
-                                                    **self._hparams))
+      objective = tf.reduce_sum(curriculum_objective.objective(previous, x, self._curriculum,
+                                                               **self._hparams))
     gradient = tape.gradient(objective, previous)
     updated = tf.clip_by_value(previous - self.step_size * gradient, 0.0, 1.0)
     if training:

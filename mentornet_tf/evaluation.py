@@ -87,6 +87,12 @@ class Evaluator:
                split: str = "test", eval_dir: str = "", source: str = ""):
     """`source` says where `student` comes from (config.json's path, or the flags)."""
     self.info = pipeline.dataset_info(data)
+    if split not in ("test", "train") and split not in self.info.extra_test:
+      # Refused before the student is built (an Inception-ResNet-v2 takes a while).
+      raise MissingSplit(
+          f"--split_name={split!r}: the run has no such test set (it has test, train"
+          f"{''.join(', ' + name for name in sorted(self.info.extra_test))}); imagenet_val "
+          "needs a WebVision run with --imagenet_val_dir")
     self.studentnet = student.studentnet
     self.source = source or "--studentnet"
     spec = students.STUDENTS[student.studentnet]
@@ -97,13 +103,8 @@ class Evaluator:
       self.dataset = pipeline.build_eval_dataset(self.info.source, augmentation)
     elif split == "train":
       self.dataset = pipeline.build_train_eval_dataset(self.info.source, augmentation)
-    elif split in self.info.extra_test:  # a further clean test set (ILSVRC12 val on WebVision)
+    else:  # a further clean test set (ILSVRC12 val on the WebVision classes)
       self.dataset = pipeline.build_eval_dataset(self.info.extra_test[split], augmentation)
-    else:
-      raise MissingSplit(
-          f"--split_name={split!r}: the run has no such test set (it has test, train"
-          f"{''.join(', ' + name for name in sorted(self.info.extra_test))}); imagenet_val "
-          "needs a WebVision run with --imagenet_val_dir")
     self.split = split
     self.eval_dir = eval_dir
     self.writer = None  # created at the first result: a refused checkpoint writes nothing

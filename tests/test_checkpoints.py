@@ -78,6 +78,22 @@ def test_damaged_newest_is_skipped_and_named(tmp_path, damage, reason):
   assert "ckpt-30" in message and "using ckpt-20" in message
 
 
+def test_killed_after_the_index_before_the_state_file(tmp_path):
+  """A kill between a save's .index write and its state-file rewrite (CI hit it in the
+  kill-and-resume test): the state file still names ckpt-20, the complete ckpt-30 is chosen,
+  nothing is reported skipped, and the repaired state file names ckpt-30."""
+  checkpoint, _, manager = _save_steps(tmp_path, [10, 20, 30])
+  with open(os.path.join(str(tmp_path), "checkpoint"), "w") as f:
+    f.write('model_checkpoint_path: "ckpt-20"\nall_model_checkpoint_paths: "ckpt-10"\n'
+            'all_model_checkpoint_paths: "ckpt-20"\n')
+  assert _name(tf.train.latest_checkpoint(str(tmp_path))) == "ckpt-20"
+  path, skipped = checkpoints.latest_readable_checkpoint(str(tmp_path))
+  assert _name(path) == "ckpt-30" and skipped == []
+  manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=10)
+  assert checkpoints.repair_manager_state(manager, path, skipped)
+  assert _name(tf.train.latest_checkpoint(str(tmp_path))) == "ckpt-30"
+
+
 def test_state_file_naming_a_missing_checkpoint(tmp_path):
   _save_steps(tmp_path, [10, 20])
   with open(os.path.join(str(tmp_path), "checkpoint"), "w") as f:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from mentornet_tf import checkpoints
 import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,9 +124,14 @@ def test_killed_run_resumes_and_ends_with_same_weights(tmp_path, flagfile):
     if process.poll() is None:
       os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
-  interrupted_at = tf.train.latest_checkpoint(os.path.join(killed, "ckpt"))
-  interrupted_step = int(interrupted_at.rsplit("-", 1)[1])
+  # The newest complete checkpoint on disk, not the state file's: the kill can land after a
+  # save wrote ckpt-N.index but before it rewrote `checkpoint` (CI saw state file ckpt-40, files
+  # up to ckpt-60); the resume then rightly starts at ckpt-N (checkpoints.py orders by file name).
+  interrupted_at, _ = checkpoints.latest_readable_checkpoint(os.path.join(killed, "ckpt"))
+  interrupted_step = checkpoints.checkpoint_step(interrupted_at)
   assert 0 < interrupted_step < steps, "the run was not interrupted mid-way"
+  named = tf.train.latest_checkpoint(os.path.join(killed, "ckpt"))
+  assert named is None or checkpoints.checkpoint_step(named) <= interrupted_step
 
   _run(args + [f"--train_log_dir={killed}"], timeout=400)
   results = json.load(open(os.path.join(killed, "results.json")))

@@ -2,9 +2,10 @@
 
 Two forms of one check, both called from `SpadeModel.train_step` (spade.py):
 
-- without XLA, `check_finite` makes the gradients depend on a `tf.debugging.Assert`, so the
-  error reaches `fit` before any variable update; `parse_divergence` reads the step and values
-  back from its message (train_lib turns them into `TrainingDiverged`);
+- without XLA, `assert_finite` adds a `tf.debugging.Assert` to the step: a non-finite step ends
+  `fit`'s call with an error, so no callback runs after it and nothing is saved after it;
+  `parse_divergence` reads the step and values back from the message (train_lib turns them into
+  `TrainingDiverged`);
 - under `--jit_compile` (XLA drops `tf.debugging.Assert`), `apply_if_finite` records the first
   non-finite step in a variable and applies nothing from it on; the `NonFiniteCheck` callback
   then raises `NonFiniteStep` on the host (`raise_if_recorded`) with the same values.
@@ -67,22 +68,24 @@ def all_finite(total_loss, gradient_norm, weights):
   return finite
 
 
-def check_finite(gradients, finite, iterations, total_loss, gradient_norm, weights):
-  """Stops the step before any variable update when the loss, gradients or v are not finite.
+def assert_finite(finite, iterations, total_loss, gradient_norm, weights) -> None:
+  """Ends the step with an error naming it when the loss, gradient norm or v are not finite.
 
-  An in-graph assertion (no host round trip): the error reaches `fit` with the step
-  (`iterations` + 1, the optimizer's pre-increment count) and the values (`parse_divergence`),
-  and because the returned gradients depend on it, the optimizer never applies a non-finite
-  update, so the weights and the newest checkpoint stay finite. `finite` from `all_finite`.
+  An in-graph assertion (no extra host round trip): the error reaches `fit` with the step
+  (`iterations` + 1, the optimizer's pre-increment count) and the values (`parse_divergence`).
+  tf.function runs it (a stateful op) before its call returns, so `fit`'s callbacks, and with
+  them every checkpoint save, never run after a non-finite step: the newest checkpoint holds the
+  last finite state. The update does NOT wait for it: a barrier between the last gradient and
+  the first variable update cost the step 3-5% on CPU (benchmarks/finite_check_cost.py,
+  ResNet-50 at batch 16: 1.048 gated, 1.007 not; WORKSPACE.md, "Divergence"), and on a GPU it
+  would hold every update until the host has read the flag. So the failed step's own update may
+  reach the in-memory weights of the run that stops; they are never saved. `finite` from
+  `all_finite`.
   """
-  check = tf.debugging.Assert(finite, [
+  tf.debugging.Assert(finite, [
       DIVERGENCE_MARKER, "step", iterations + 1, "loss", total_loss,
       "gradient_norm", gradient_norm, "v_min", tf.reduce_min(weights), "v_max",
       tf.reduce_max(weights)], summarize=1)
-  with tf.control_dependencies([check]):
-    return [tf.IndexedSlices(tf.identity(g.values), g.indices, g.dense_shape)
-            if isinstance(g, tf.IndexedSlices) else None if g is None else tf.identity(g)
-            for g in gradients]
 
 
 def apply_if_finite(optimizer, record, gradients, variables, finite, total_loss, gradient_norm,

@@ -174,9 +174,9 @@ class SpadeModel(keras.Model):
     # Under loss scaling an overflowing gradient is the optimizer's to skip (it lowers the
     # scale), not a divergence: only the loss and v are checked then.
     finite = nonfinite_lib.all_finite(total_loss, None if loss_scaled else gradient_norm, weights)
-    if not self.jit_compile:  # an in-graph assertion the gradients depend on
-      gradients = nonfinite_lib.check_finite(gradients, finite, self.optimizer.iterations,
-                                             total_loss, gradient_norm, weights)
+    if not self.jit_compile:  # an in-graph assertion ending this call; the update does not wait
+      nonfinite_lib.assert_finite(finite, self.optimizer.iterations, total_loss, gradient_norm,
+                                  weights)
     step = self.optimizer.iterations  # pre-increment count of this step
     self.nonzero_v.assign_add(tf.reduce_sum(tf.cast(weights > 0.001, tf.float32)))
     # Diagnostics only on sampled steps (what TensorBoard shows): the other steps pay one cond.

@@ -260,5 +260,5 @@ def _divergence_message(divergence: Dict, config: config_lib.TrainConfig, checkp
   kept = f"the newest checkpoint, {newest}, holds the last finite state" if newest else \
       "no checkpoint was written"
   return (f"training diverged at step {divergence.get('step', '?')}: {values} (not all finite). "
-          f"Training stopped before that step's update; {kept}. results.json says "
+          f"Training stopped at that step and saved nothing after it; {kept}. results.json says "
           f"\"status\": \"diverged\". Try a lower --learning_rate (now {config.learning_rate:g}).")

@@ -7,6 +7,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from mentornet_tf import inspection
+from mentornet_tf import nonfinite
 from mentornet_tf import schedules
 from mentornet_tf import spade
 from mentornet_tf import students
@@ -196,3 +197,27 @@ def test_per_example_pass_and_weight_export_round_trip(tmp_path):
   with pytest.raises(ValueError, match="not a weight export"):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     inspection.read_weights(str(tmp_path / "bad.csv"))
+
+
+class _SqrtOfScaledInput(keras.layers.Layer):
+  """y = sqrt(s * x): at x = 0 the output is 0 (finite loss) but d y / d s = x / (2 y) = 0 / 0."""
+
+  def build(self, input_shape):
+    self.scale = self.add_weight(name="scale", shape=[], initializer="ones")
+
+  def call(self, inputs):
+    return tf.sqrt(self.scale * inputs)
+
+
+def test_a_non_finite_gradient_under_a_finite_loss_ends_the_step_with_its_values():
+  """The divergence check reads the gradient norm, not only the loss: a NaN gradient behind a
+  finite loss ends the call with the marker, the step and the values parse_divergence reads."""
+  model = _model(weighting="none")
+  model.student = keras.Sequential([keras.Input((8, 8, 1)), _SqrtOfScaledInput(),
+                                    keras.layers.Flatten(), keras.layers.Dense(NUM_CLASSES)])
+  batch = dict(_batch(), image=tf.zeros([32, 8, 8, 1]))
+  with pytest.raises(tf.errors.InvalidArgumentError) as error:
+    tf.function(model.train_step)(batch)
+  values = nonfinite.parse_divergence(str(error.value))
+  assert values["step"] == 1 and np.isfinite(values["loss"])
+  assert np.isnan(values["gradient_norm"])

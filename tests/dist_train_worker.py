@@ -19,11 +19,11 @@ import sys
 import time
 
 import mentornet_tf  # noqa: F401  (selects tf_keras before TensorFlow is imported)
-from absl import app
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from mentornet_tf import cli
 from mentornet_tf import spade
 from mentornet_tf import train
 
@@ -75,4 +75,4 @@ def _install_hooks():
 if __name__ == "__main__":
   _install_hooks()
   train.define_flags()  # the entry registers its flags only when it runs as a command
-  sys.exit(app.run(train.main))
+  cli.run(train.main)  # as `python -m mentornet_tf.train`: one-line errors, its exit statuses

@@ -49,7 +49,9 @@ def _scalar_tags(event_dir):
   def value(event):
     array = tf.make_ndarray(event.tensor_proto)
     return array.item() if array.size == 1 else array  # histograms and images are arrays
-  return {tag: [value(e) for e in accumulator.Tensors(tag)]
+  # In step order: the event files of two runs in one process are read in file-name order, and
+  # their names end in a per-process writer counter compared as text ("...10.v2" < "...9.v2").
+  return {tag: [value(e) for e in sorted(accumulator.Tensors(tag), key=lambda e: e.step)]
           for tag in accumulator.Tags()["tensors"]}
 
 

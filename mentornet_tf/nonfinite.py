@@ -6,9 +6,10 @@ Two forms of one check, both called from `SpadeModel.train_step` (spade.py):
   `fit`'s call with an error, so no callback runs after it and nothing is saved after it;
   `parse_divergence` reads the step and values back from the message (train_lib turns them into
   `TrainingDiverged`);
-- under `--jit_compile` (XLA drops `tf.debugging.Assert`), `apply_if_finite` records the first
-  non-finite step in a variable and applies nothing from it on; the `NonFiniteCheck` callback
-  then raises `NonFiniteStep` on the host (`raise_if_recorded`) with the same values.
+- under `--jit_compile` (XLA drops `tf.debugging.Assert`), `record_first_nonfinite` records the
+  first non-finite step in a variable; the `NonFiniteCheck` callback then raises
+  `NonFiniteStep` on the host (`raise_if_recorded`) with the same values, before any other
+  callback acts on the call.
 
 `all_finite` decides, identically on every replica. TF only.
 """
@@ -88,29 +89,22 @@ def assert_finite(finite, iterations, total_loss, gradient_norm, weights) -> Non
       tf.reduce_max(weights)], summarize=1)
 
 
-def apply_if_finite(optimizer, record, gradients, variables, finite, total_loss, gradient_norm,
-                    weights):
-  """--jit_compile: applies the gradients only while every step so far was finite.
+def record_first_nonfinite(record, finite, iterations, total_loss, gradient_norm, weights):
+  """--jit_compile: records the first non-finite step in `record`; returns its step (0: none).
 
-  XLA compiles tf.debugging.Assert away, so the first non-finite step is recorded in `record`
-  (a float64 [5] variable laid out as `FIELDS`; step 0 = none yet) instead; that step and every
-  later one apply nothing (also the later steps of one --steps_per_execution call), and the
-  `NonFiniteCheck` callback raises `NonFiniteStep` on the host after the call. Returns the
-  recorded step (0: none).
+  XLA compiles tf.debugging.Assert away, so the first non-finite step's values are kept in
+  `record` (a float64 [5] variable laid out as `FIELDS`; step 0 = none yet) and the
+  `NonFiniteCheck` callback, first in fit's list, raises `NonFiniteStep` on the host after the
+  call, before any other callback (and so any checkpoint save) acts on it. As without XLA the
+  update does not wait for the check: that step's update, and those of the later steps of one
+  --steps_per_execution call, may reach the in-memory weights of the run that stops, never a
+  checkpoint. (The update used to sit in a tf.cond on `finite`: Inception-ResNet-v2's compiled
+  CPU step paid 25-40% for it, benchmarks/results/scale_step_cpu.md.) Call it before the
+  optimizer update: `iterations` must be read before the update increments it.
   """
-  inner = getattr(optimizer, "inner_optimizer", optimizer)
-  with tf.init_scope():  # the optimizer's slots must not be created inside the cond
-    inner.build(variables)
   recorded = record.read_value()
-  apply = tf.logical_and(finite, recorded[0] < 0.5)
-
-  def update():
-    optimizer.apply_gradients(zip(gradients, variables))
-    return tf.constant(True)
-  tf.cond(apply, update, lambda: tf.constant(False))
   values = tf.stack([tf.cast(v, tf.float64) for v in (
-      optimizer.iterations + 1, total_loss, gradient_norm, tf.reduce_min(weights),
-      tf.reduce_max(weights))])
+      iterations + 1, total_loss, gradient_norm, tf.reduce_min(weights), tf.reduce_max(weights))])
   recorded = tf.where(tf.logical_or(finite, recorded[0] > 0.5), recorded, values)
   record.assign(recorded)
   return recorded[0]
@@ -118,7 +112,7 @@ def apply_if_finite(optimizer, record, gradients, variables, finite, total_loss,
 
 def raise_if_recorded(logs, record) -> None:
   """Raises NonFiniteStep when the logs of a --jit_compile step report a non-finite step;
-  its values read from `record` (the variable `apply_if_finite` writes)."""
+  its values read from `record` (the variable `record_first_nonfinite` writes)."""
   if logs is None or NONFINITE_LOG not in logs or float(logs[NONFINITE_LOG]) < 0.5:
     return
   values = dict(zip(FIELDS, record.numpy().tolist()))

@@ -101,8 +101,9 @@ def test_jit_compiled_run_with_mentornet(tmp_path):
 
 @pytest.mark.slow
 def test_jit_compiled_divergence_stops_at_the_first_non_finite_step(tmp_path):
-  """XLA drops tf.debugging.Assert: the step records the first non-finite step and applies
-  nothing from it on (also the later steps of its call), and the run ends as without XLA."""
+  """XLA drops tf.debugging.Assert: the step records the first non-finite step (not a later
+  one of its --steps_per_execution call), the first callback ends fit before any save, and the
+  run ends as without XLA: that step named, the newest checkpoint finite."""
   run_dir = str(tmp_path / "run")
   # 20 steps per epoch; the learning rate jumps to 1e5 after step 30: checkpoint 20 is finite.
   result = _train(["--jit_compile", "--steps_per_execution=4", f"--train_log_dir={run_dir}",

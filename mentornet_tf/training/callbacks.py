@@ -73,9 +73,9 @@ class StopAtStep(keras.callbacks.Callback):
 class NonFiniteCheck(keras.callbacks.Callback):
   """--jit_compile: ends fit with `nonfinite.NonFiniteStep` after a call that met a non-finite step.
 
-  XLA compiles tf.debugging.Assert away, so the step records the first non-finite step (and
-  applies nothing from it on); this reads that record from each call's logs (one scalar).
-  Place it first: no other callback then acts on the call.
+  XLA compiles tf.debugging.Assert away, so the step records the first non-finite step; this
+  reads that record from each call's logs (one scalar). Place it first: no other callback (no
+  checkpoint save) then acts on the call.
   """
 
   def on_train_batch_end(self, batch, logs=None):

@@ -77,17 +77,21 @@ def main():
                       help="0: the student's own shape in spade_step.SHAPES")
   parser.add_argument("--rounds", type=int, default=100)
   parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--jit", action="store_true",
+                      help="XLA for both steps (the check is then a recorded flag: only "
+                      "spade_pd and no_gradient_pass differ)")
   args = parser.parse_args()
   shape = ((args.image_size, args.image_size, 3) if args.image_size
            else spade_step.SHAPES[args.student])
   batch = spade_step._batch(shape, args.batch_size)  # pylint: disable=protected-access
   plain = spade_step._plain_step(args.student, shape)  # pylint: disable=protected-access
+  plain = tf.function(plain.python_function, jit_compile=args.jit)
   runs = {"plain": lambda: plain(batch)}
-  for variant in VARIANTS:
+  for variant in (("spade_pd", "no_gradient_pass") if args.jit else VARIANTS):
     model, _ = spade_step._spade_step(  # pylint: disable=protected-access
         args.student, shape, args.batch_size, "mentornet")
     model.weight_decay, model.aux_weight = 0.0, 0.0  # read when the step is traced
-    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=args.jit)
     train_function = model.make_train_function(force=True)
     iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
     with _replaced(variant, model.optimizer):
@@ -100,7 +104,8 @@ def main():
   for _ in range(args.rounds):
     for key, fn in runs.items():
       times[key].append(spade_step._timed(fn))  # pylint: disable=protected-access
-  print(f"{args.student} B={args.batch_size} {shape[0]}px rounds={args.rounds}")
+  print(f"{args.student} B={args.batch_size} {shape[0]}px rounds={args.rounds} "
+        f"xla={'on' if args.jit else 'off'}")
   print(f"{'variant':18s} {'median ms':>10s} {'paired ratio to plain':>22s}")
   for key, values in times.items():
     paired = statistics.median(a / b for a, b in zip(values, times["plain"]))

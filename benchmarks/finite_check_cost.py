@@ -33,6 +33,7 @@ from mentornet_tf import entry  # noqa: E402
 
 entry.prepare_environment()  # before TensorFlow: quiet C++ logs, tf.keras = tf_keras
 
+import scale_step  # noqa: E402
 import spade_step  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
@@ -77,6 +78,7 @@ def main():
                       help="0: the student's own shape in spade_step.SHAPES")
   parser.add_argument("--rounds", type=int, default=100)
   parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--dtype", default="float32", help="the students' compute dtype")
   parser.add_argument("--jit", action="store_true",
                       help="XLA for both steps (the check is then a recorded flag: only "
                       "spade_pd and no_gradient_pass differ)")
@@ -84,12 +86,14 @@ def main():
   shape = ((args.image_size, args.image_size, 3) if args.image_size
            else spade_step.SHAPES[args.student])
   batch = spade_step._batch(shape, args.batch_size)  # pylint: disable=protected-access
-  plain = spade_step._plain_step(args.student, shape)  # pylint: disable=protected-access
+  with scale_step.students_built_in(args.dtype):
+    plain = spade_step._plain_step(args.student, shape)  # pylint: disable=protected-access
   plain = tf.function(plain.python_function, jit_compile=args.jit)
   runs = {"plain": lambda: plain(batch)}
   for variant in (("spade_pd", "no_gradient_pass") if args.jit else VARIANTS):
-    model, _ = spade_step._spade_step(  # pylint: disable=protected-access
-        args.student, shape, args.batch_size, "mentornet")
+    with scale_step.students_built_in(args.dtype):
+      model, _ = spade_step._spade_step(  # pylint: disable=protected-access
+          args.student, shape, args.batch_size, "mentornet")
     model.weight_decay, model.aux_weight = 0.0, 0.0  # read when the step is traced
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), jit_compile=args.jit)
     train_function = model.make_train_function(force=True)
@@ -105,7 +109,7 @@ def main():
     for key, fn in runs.items():
       times[key].append(spade_step._timed(fn))  # pylint: disable=protected-access
   print(f"{args.student} B={args.batch_size} {shape[0]}px rounds={args.rounds} "
-        f"xla={'on' if args.jit else 'off'}")
+        f"{args.dtype} xla={'on' if args.jit else 'off'}")
   print(f"{'variant':18s} {'median ms':>10s} {'paired ratio to plain':>22s}")
   for key, values in times.items():
     paired = statistics.median(a / b for a, b in zip(values, times["plain"]))

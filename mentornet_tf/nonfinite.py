@@ -98,9 +98,9 @@ def record_first_nonfinite(record, finite, iterations, total_loss, gradient_norm
   call, before any other callback (and so any checkpoint save) acts on it. As without XLA the
   update does not wait for the check: that step's update, and those of the later steps of one
   --steps_per_execution call, may reach the in-memory weights of the run that stops, never a
-  checkpoint. (The update used to sit in a tf.cond on `finite`: Inception-ResNet-v2's compiled
-  CPU step paid 25-40% for it, benchmarks/results/scale_step_cpu.md.) Call it before the
-  optimizer update: `iterations` must be read before the update increments it.
+  checkpoint. (The update used to sit in a tf.cond on `finite`: it cost Inception-ResNet-v2's
+  compiled CPU step 5-35% of the plain step, benchmarks/results/scale_step_cpu.md.) Call it
+  before the optimizer update: `iterations` must be read before the update increments it.
   """
   recorded = record.read_value()
   values = tf.stack([tf.cast(v, tf.float64) for v in (

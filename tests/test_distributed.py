@@ -424,6 +424,42 @@ def test_parameter_server_trains_asynchronously(mentornet_dir, noisy_label_of, t
   assert "/job:ps" in str(dump["mentornet_device"])
 
 
+@pytest.mark.slow
+def test_parameter_server_divergence_stops_the_coordinator_and_keeps_a_finite_checkpoint(
+    mentornet_dir, tmp_path):
+  """Asynchronous steps: the learning rate jumps to 1e5 after step 12; the coordinator gets the
+  divergence error of a worker's step (every save first joins the scheduled steps, so none is
+  written after it), exits 1 with the one-line message, and its newest checkpoint is finite."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  run_dir = str(tmp_path / "run")
+  entries = [f"127.0.0.1:{port}" for port in _free_ports(4)]
+  with Tasks(str(tmp_path / "logs")) as tasks:
+    for task_type, index, _, tf_config in tf_config_lib.cluster_tasks("parameter_server",
+                                                                      entries):
+      tasks.start(f"{task_type}{index}", ["tests/dist_train_worker.py"] + TINY_FLAGS + [
+          "--strategy=parameter_server", f"--train_log_dir={run_dir}",
+          f"--trained_mentornet_dir={mentornet_dir}", "--optimizer=momentum",
+          "--lr_schedule=piecewise", "--lr_boundaries=12", "--lr_values=0.001,100000"],
+          {"TF_CONFIG": json.dumps(tf_config)})
+    code = tasks.wait("chief0", timeout=180)
+    log = tasks.log("chief0", tail=10**6)
+  assert code == 1, log
+  last = log.strip().splitlines()[-1]
+  assert last.startswith("error: training diverged at step "), log[-3000:]
+  step = int(last.split("step ")[1].split(":")[0])
+  assert step > 12
+  newest = tf.train.latest_checkpoint(os.path.join(run_dir, "ckpt"))
+  assert newest is not None and int(newest.rsplit("-", 1)[1]) < step
+  reader = tf.train.load_checkpoint(newest)
+  student = [name for name in reader.get_variable_to_shape_map()
+             if name.startswith("model/student/")]
+  assert student
+  for name in student:
+    assert np.all(np.isfinite(reader.get_tensor(name))), name
+  with open(os.path.join(run_dir, "results.json")) as f:
+    assert json.load(f)["status"] == "diverged"
+
+
 # ---------------------------------------------------------------------------------------------
 # 5. Launch scripts: TF_CONFIG per task from a host list (dry run).
 

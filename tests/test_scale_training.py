@@ -120,6 +120,13 @@ def test_jit_compiled_divergence_stops_at_the_first_non_finite_step(tmp_path):
   assert int(newest.rsplit("-", 1)[1]) < step and newest in last
   for name, value in _student_weights(newest).items():
     assert np.all(np.isfinite(value)), name
+  # The same step as without XLA: the record reads the step count before the update raises it.
+  plain = _train([f"--train_log_dir={tmp_path / 'plain'}", "--max_number_of_steps=200",
+                  "--optimizer=momentum", "--lr_schedule=piecewise", "--lr_boundaries=30",
+                  "--lr_values=0.001,100000"], check=False)
+  assert plain.returncode == 1
+  assert plain.stderr.strip().splitlines()[-1].startswith(
+      f"error: training diverged at step {step}:")
 
 
 def _checkpoint_steps(run_dir):

@@ -335,6 +335,29 @@ def test_multi_worker_resumes_after_a_worker_is_killed(multi_worker_run, mentorn
     assert float(dump["moving_average"]) == float(reference["moving_average"])
 
 
+# The learning rate jumps to 1e5 after step 12: the loss and gradients overflow a few steps
+# later, after the checkpoints of steps 5 and 10 (epochs of 5 steps).
+DIVERGING_FLAGS = ["--optimizer=momentum", "--lr_schedule=piecewise", "--lr_boundaries=12",
+                   "--lr_values=0.001,100000"]
+
+
+def _assert_diverged_before_a_finite_checkpoint(run_dir, step):
+  """results.json says diverged; the newest checkpoint is older than `step` and its student
+  (with its optimizer slots) is finite. Only the student: the evaluation sums of a run about to
+  diverge may overflow (a loss of 1e36 summed over the test split)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  newest = tf.train.latest_checkpoint(os.path.join(run_dir, "ckpt"))
+  assert newest is not None and int(newest.rsplit("-", 1)[1]) < step
+  reader = tf.train.load_checkpoint(newest)
+  student = [name for name in reader.get_variable_to_shape_map()
+             if name.startswith("model/student/")]
+  assert student
+  for name in student:
+    assert np.all(np.isfinite(reader.get_tensor(name))), name
+  with open(os.path.join(run_dir, "results.json")) as f:
+    assert json.load(f)["status"] == "diverged"
+
+
 @pytest.mark.slow
 def test_multi_worker_divergence_stops_both_workers_and_keeps_the_last_finite_checkpoint(
     mentornet_dir, tmp_path):
@@ -342,7 +365,6 @@ def test_multi_worker_divergence_stops_both_workers_and_keeps_the_last_finite_ch
   (an all-reduced count) and stop with the divergence error; none hangs in a collective (the
   update no longer waits for the assertion, so the gradient all-reduce may be in flight when
   it fails), and the chief's newest checkpoint, from before the jump, is finite."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   run_dir = str(tmp_path / "run")
   entries = [f"127.0.0.1:{port}" for port in _free_ports(2)]
   with Tasks(str(tmp_path / "logs")) as tasks:
@@ -351,8 +373,7 @@ def test_multi_worker_divergence_stops_both_workers_and_keeps_the_last_finite_ch
       names.append(f"{task_type}{index}")
       tasks.start(names[-1], ["tests/dist_train_worker.py"] + TINY_FLAGS + [
           "--strategy=multi_worker_mirrored", f"--train_log_dir={run_dir}",
-          f"--trained_mentornet_dir={mentornet_dir}", "--optimizer=momentum",
-          "--lr_schedule=piecewise", "--lr_boundaries=12", "--lr_values=0.001,100000"],
+          f"--trained_mentornet_dir={mentornet_dir}", *DIVERGING_FLAGS],
           {"TF_CONFIG": json.dumps(tf_config)})
     codes = [tasks.wait(name, timeout=180) for name in names]
     logs = [tasks.log(name, tail=10**6) for name in names]
@@ -361,18 +382,7 @@ def test_multi_worker_divergence_stops_both_workers_and_keeps_the_last_finite_ch
     assert "error: training diverged at step " in log and "Traceback" not in log
   step = int(logs[0].split("error: training diverged at step ")[1].split(":")[0])
   assert step > 12
-  newest = tf.train.latest_checkpoint(os.path.join(run_dir, "ckpt"))
-  assert newest is not None and int(newest.rsplit("-", 1)[1]) < step
-  reader = tf.train.load_checkpoint(newest)
-  # The student and its optimizer slots (the evaluation sums of a run about to diverge may
-  # overflow: a loss of 1e36 summed over the test split).
-  student = [name for name in reader.get_variable_to_shape_map()
-             if name.startswith("model/student/")]
-  assert student
-  for name in student:
-    assert np.all(np.isfinite(reader.get_tensor(name))), name
-  with open(os.path.join(run_dir, "results.json")) as f:
-    assert json.load(f)["status"] == "diverged"
+  _assert_diverged_before_a_finite_checkpoint(run_dir, step)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +440,6 @@ def test_parameter_server_divergence_stops_the_coordinator_and_keeps_a_finite_ch
   """Asynchronous steps: the learning rate jumps to 1e5 after step 12; the coordinator gets the
   divergence error of a worker's step (every save first joins the scheduled steps, so none is
   written after it), exits 1 with the one-line message, and its newest checkpoint is finite."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   run_dir = str(tmp_path / "run")
   entries = [f"127.0.0.1:{port}" for port in _free_ports(4)]
   with Tasks(str(tmp_path / "logs")) as tasks:
@@ -438,8 +447,7 @@ def test_parameter_server_divergence_stops_the_coordinator_and_keeps_a_finite_ch
                                                                       entries):
       tasks.start(f"{task_type}{index}", ["tests/dist_train_worker.py"] + TINY_FLAGS + [
           "--strategy=parameter_server", f"--train_log_dir={run_dir}",
-          f"--trained_mentornet_dir={mentornet_dir}", "--optimizer=momentum",
-          "--lr_schedule=piecewise", "--lr_boundaries=12", "--lr_values=0.001,100000"],
+          f"--trained_mentornet_dir={mentornet_dir}", *DIVERGING_FLAGS],
           {"TF_CONFIG": json.dumps(tf_config)})
     code = tasks.wait("chief0", timeout=180)
     log = tasks.log("chief0", tail=10**6)
@@ -448,16 +456,7 @@ def test_parameter_server_divergence_stops_the_coordinator_and_keeps_a_finite_ch
   assert last.startswith("error: training diverged at step "), log[-3000:]
   step = int(last.split("step ")[1].split(":")[0])
   assert step > 12
-  newest = tf.train.latest_checkpoint(os.path.join(run_dir, "ckpt"))
-  assert newest is not None and int(newest.rsplit("-", 1)[1]) < step
-  reader = tf.train.load_checkpoint(newest)
-  student = [name for name in reader.get_variable_to_shape_map()
-             if name.startswith("model/student/")]
-  assert student
-  for name in student:
-    assert np.all(np.isfinite(reader.get_tensor(name))), name
-  with open(os.path.join(run_dir, "results.json")) as f:
-    assert json.load(f)["status"] == "diverged"
+  _assert_diverged_before_a_finite_checkpoint(run_dir, step)
 
 
 # ---------------------------------------------------------------------------------------------

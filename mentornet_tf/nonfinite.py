@@ -77,11 +77,11 @@ def assert_finite(finite, iterations, total_loss, gradient_norm, weights) -> Non
   tf.function runs it (a stateful op) before its call returns, so `fit`'s callbacks, and with
   them every checkpoint save, never run after a non-finite step: the newest checkpoint holds the
   last finite state. The update does NOT wait for it: a barrier between the last gradient and
-  the first variable update cost the step 3-5% on CPU (benchmarks/finite_check_cost.py,
-  ResNet-50 at batch 16: 1.048 gated, 1.007 not; WORKSPACE.md, "Divergence"), and on a GPU it
-  would hold every update until the host has read the flag. So the failed step's own update may
-  reach the in-memory weights of the run that stops; they are never saved. `finite` from
-  `all_finite`.
+  the first variable update cost the step 2-5% on CPU (benchmarks/finite_check_cost.py,
+  ResNet-50 at batch 16: 1.022 gated, 0.990 not; WORKSPACE.md, "Divergence"), and on a GPU it
+  would hold every update until the host has read the flag (reasoned, not measured). So the
+  failed step's own update may reach the in-memory weights of the run that stops; they are
+  never saved. `finite` from `all_finite`.
   """
   tf.debugging.Assert(finite, [
       DIVERGENCE_MARKER, "step", iterations + 1, "loss", total_loss,

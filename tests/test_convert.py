@@ -12,6 +12,7 @@ from mentornet_tf.config import ConvertConfig, DataConfig
 from mentornet_tf.data import convert
 from mentornet_tf.data import pipeline
 from mentornet_tf.data import shard_writer
+from mentornet_tf.data import shards
 from mentornet_tf.data import sources
 from test_image_files import write_filelist, write_folder, write_webvision
 from test_tfds_sources import _images, _prepare
@@ -77,6 +78,24 @@ def test_filelist_round_trip_keeps_ids_labels_bytes_and_the_pipeline(tmp_path):
       np.testing.assert_array_equal(a[key].numpy(), b[key].numpy()[order])
     np.testing.assert_allclose(a["image"].numpy(), b["image"].numpy()[order], rtol=0, atol=0)
   assert pipeline.training_noise_report(original) == pipeline.training_noise_report(converted)
+
+
+def test_records_come_in_the_same_order_read_in_parallel_or_in_turn(tmp_path, monkeypatch):
+  """Local shards are read in the calling thread, remote ones (gs://, ...) in parallel: the same
+  round-robin order either way, so a run's stream (and its exact resume) does not depend on it."""
+  assert shards.is_remote("gs://bucket/train-00000-of-00003.tfrecord")
+  assert not shards.is_remote(str(tmp_path / "train-00000-of-00003.tfrecord"))
+  write_filelist(tmp_path, [f"img/{i}.jpg {i % 3}" for i in range(8)])
+  data = DataConfig(dataset_name="filelist", data_dir=str(tmp_path), num_classes=3, image_size=16)
+  _convert(data, tmp_path / "out", examples_per_shard=3, splits=("train",))
+  split = _shards(tmp_path / "out", image_size=16).split("train")
+
+  def ids(num_shards=1, shard_index=0):
+    return [int(split.read(e)["id"]) for e in split.open_index(num_shards, shard_index)]
+  local = ids(), ids(2, 0), ids(2, 1)
+  assert local[0] == [0, 1, 2, 3, 4, 5, 6, 7]  # shard k holds ids k, k + 3, ...: one of each
+  monkeypatch.setattr(shards, "is_remote", lambda path: True)
+  assert (ids(), ids(2, 0), ids(2, 1)) == local
 
 
 def test_folder_and_webvision_keep_their_class_names(tmp_path):

@@ -256,8 +256,8 @@ def resnet_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
     box = distorted_box(shape, crop_seed, RESNET_AREA_RANGE[0], RESNET_ASPECT_RATIO_RANGE,
                         RESNET_AREA_RANGE, RESNET_MAX_ATTEMPTS)
     whole = tf.reduce_all(tf.equal(box[2:], tf.cast(shape[:2], tf.int32)))
-    return tf.cond(whole, lambda: center_square_box(shape, RESNET_CENTER_CROP_FRACTION),
-                   lambda: box)
+    # tf.where, not tf.cond: both boxes are cheap; a cond per image costs CPU (input benchmark).
+    return tf.where(whole, center_square_box(shape, RESNET_CENTER_CROP_FRACTION), box)
 
   cropped = decode_and_crop(image, box_fn)
   flipped = tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)

@@ -98,6 +98,46 @@ def test_records_come_in_the_same_order_read_in_parallel_or_in_turn(tmp_path, mo
   assert (ids(), ids(2, 0), ids(2, 1)) == local
 
 
+def test_shards_of_jpegs_only_skip_the_per_image_format_test_with_the_same_pixels(tmp_path):
+  """The converter records whether every image is a JPEG; such shards are decoded without the
+  per-image format test (a tf.cond), a PNG among them keeps it; old manifests keep it too."""
+  write_filelist(tmp_path, [f"img/{i}.jpg {i % 3}" for i in range(6)])
+  write_filelist(tmp_path, ["t/0.jpg 1", "t/1.jpg 0"], name="test.txt")
+  data = DataConfig(dataset_name="filelist", data_dir=str(tmp_path), num_classes=3)
+  manifests = _convert(data, tmp_path / "jpeg", examples_per_shard=4)
+  assert [m["image"]["jpeg"] for m in manifests] == [True, True]
+
+  def batches(directory, jpeg_only=None):
+    source = _shards(directory, image_size=16, batch_size=3, noise_fraction=0.5)
+    if jpeg_only is not None:
+      for split in ("train", "test"):
+        source.split(split).jpeg_only = jpeg_only
+    train = next(iter(pipeline.build_train_dataset(source, "resnet_imagenet", seed=3)))
+    test = next(iter(pipeline.build_eval_dataset(source, "inception_imagenet", "test", 2)))
+    return source, {k: v.numpy() for k, v in train.items()}, test["image"].numpy()
+
+  source, train, test = batches(tmp_path / "jpeg")
+  assert source.split("train").jpeg_only and source.split("test").jpeg_only
+  _, train_tested, test_tested = batches(tmp_path / "jpeg", jpeg_only=False)
+  for key in train:  # the same decoder on the same bytes: the same pixels, exactly
+    np.testing.assert_array_equal(train[key], train_tested[key])
+  np.testing.assert_array_equal(test, test_tested)
+
+  png = tf.io.encode_png(np.full((12, 14, 3), 200, np.uint8)).numpy()
+  (tmp_path / "img" / "2.jpg").write_bytes(png)  # a PNG under a .jpg name, as datasets have
+  manifests = _convert(data, tmp_path / "mixed", examples_per_shard=4)
+  assert [m["image"]["jpeg"] for m in manifests] == [False, True]
+  source, train, _ = batches(tmp_path / "mixed")
+  assert not source.split("train").jpeg_only and train["image"].shape == (3, 16, 16, 3)
+
+  manifest_path = tmp_path / "jpeg" / "train" / "manifest.json"
+  manifest = json.loads(manifest_path.read_text())
+  del manifest["image"]["jpeg"]  # written before the converter looked
+  manifest_path.write_text(json.dumps(manifest))
+  assert not _shards(tmp_path / "jpeg").split("train").jpeg_only
+  _convert(data, tmp_path / "jpeg", examples_per_shard=4)  # still the same conversion: done
+
+
 def test_folder_and_webvision_keep_their_class_names(tmp_path):
   write_folder(tmp_path / "tree", ["dog", "cat"], per_class=2)
   folder = DataConfig(dataset_name="folder", data_dir=str(tmp_path / "tree"))
@@ -179,6 +219,8 @@ def test_an_interrupted_conversion_resumes_rewriting_only_missing_shards(tmp_pat
     after = os.stat(train_dir / name)
     assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
   _assert_same_examples(sources.resolve(data), _shards(out), "train", encoded=True)
+  # the shards written before the kill are read again to tell whether every image is a JPEG
+  assert json.loads((train_dir / "manifest.json").read_text())["image"]["jpeg"] is True
   # a finished conversion run again writes nothing
   stamp = os.stat(train_dir / "manifest.json").st_mtime_ns
   _convert(data, out, examples_per_shard=2)

@@ -180,19 +180,21 @@ def encoded_example_seed(seed, example_id, epoch) -> tf.Tensor:
   return preprocess_imagenet.example_seed(seed, example_id, epoch)
 
 
-def encoded_preprocess_fn(augmentation: str, training: bool, image_size: int) -> PreprocessFn:
+def encoded_preprocess_fn(augmentation: str, training: bool, image_size: int,
+                          jpeg_only: bool = False) -> PreprocessFn:
   """`fn(bytes, seed=None) -> float32 [S, S, 3]` for encoded images (`Source.encoded`), S =
   `image_size` (the source's image_shape[0]).
 
-  The `*_imagenet` augmentations crop while decoding (`preprocess_imagenet`, output side S);
-  the others decode, resize (bilinear) to S x S, then transform as for stored images
+  The `*_imagenet` augmentations crop while decoding (`preprocess_imagenet`, output side S;
+  `jpeg_only`: the split's images are all JPEG, `Split.jpeg_only`, so no per-image format
+  test); the others decode, resize (bilinear) to S x S, then transform as for stored images
   (`preprocess_fn`).
   """
   size = int(image_size)
   if imagenet_style(augmentation, training):
     from mentornet_tf.data import preprocess_imagenet  # pylint: disable=g-import-not-at-top
     return preprocess_imagenet.preprocess_fn(*imagenet_style(augmentation, training),
-                                             image_size=size)
+                                             image_size=size, jpeg_only=jpeg_only)
   transform = preprocess_fn(augmentation, training)
 
   def fn(encoded, seed=None):

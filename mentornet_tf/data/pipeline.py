@@ -163,7 +163,8 @@ def build_train_dataset(data: Data, augmentation: str, seed: int = 0,
     # epoch), epoch k being elements [k N, (k + 1) N) of this pipeline's N examples.
     shard_size = split.shard_size(num_shards, shard_index)
     encoded_fn = augment.encoded_preprocess_fn(augmentation, training=True,
-                                               image_size=source.image_shape[0])
+                                               image_size=source.image_shape[0],
+                                               jpeg_only=split.jpeg_only)
 
     def decode_example(example, position):
       example = split.read(example)
@@ -218,7 +219,8 @@ def build_eval_dataset(data: Data, augmentation: str, split: str = "test",
   dataset = source.open(split)
   if source.encoded:  # images of any size: decoded and preprocessed before batching
     encoded_fn = augment.encoded_preprocess_fn(augmentation, training=False,
-                                               image_size=source.image_shape[0])
+                                               image_size=source.image_shape[0],
+                                               jpeg_only=source.split(split).jpeg_only)
     dataset = dataset.map(lambda example: dict(example, image=encoded_fn(example["image"])),
                           num_parallel_calls=tf.data.AUTOTUNE)
     preprocess = None
@@ -249,7 +251,8 @@ def build_train_eval_dataset(data: Data, augmentation: str, batch_size: Optional
   dataset = source.open("train")
   if source.encoded:
     encoded_fn = augment.encoded_preprocess_fn(augmentation, training=True,
-                                               image_size=source.image_shape[0])
+                                               image_size=source.image_shape[0],
+                                               jpeg_only=source.split("train").jpeg_only)
     dataset = dataset.map(lambda example: dict(example, image=encoded_fn(
         example["image"], seed=augment.encoded_example_seed(seed, example["id"], 0))),
                           num_parallel_calls=tf.data.AUTOTUNE)

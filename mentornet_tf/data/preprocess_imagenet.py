@@ -32,13 +32,12 @@ exactly the pixels of decode-then-crop for JPEGs without chroma subsampling; wit
 subsampling the crop's outer 1-2 rows and columns can differ slightly (libjpeg upsamples the
 chroma without the neighbours outside the crop), as in the Model Garden's pipeline.
 
-Randomness: every random op is stateless and takes a seed split from the one [2] int seed given
-to the training transform, so the same seed gives the same crop, flip and colours whatever the
-parallelism; `example_seed(seed, id, epoch)` derives that seed from (run seed, example id, epoch).
-Without a seed, one is drawn from the global generator (not reproducible).
+Randomness: every random op is stateless, seeded from the one [2] int seed of the training
+transform (same crop, flip and colours whatever the parallelism); `example_seed(seed, id, epoch)`
+derives it. Without a seed, one is drawn from the global generator (not reproducible).
 
-Deviation from slim: resizing uses TF2's `tf.image.resize` (half-pixel centres, as the Model
-Garden); slim's TF1 `resize_images` sampled with the older corner convention, a sub-pixel shift.
+Deviation from slim: TF2's `tf.image.resize` (half-pixel centres, as the Model Garden); slim's
+TF1 `resize_images` used the older corner convention, a sub-pixel shift.
 """
 from typing import Callable, Optional, Sequence
 
@@ -97,12 +96,14 @@ def _crop_decoded(image: tf.Tensor, box: tf.Tensor) -> tf.Tensor:
   return image[..., y:y + h, x:x + w, :]
 
 
-def decode_and_crop(image: tf.Tensor, box_fn: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
+def decode_and_crop(image: tf.Tensor, box_fn: Callable[[tf.Tensor], tf.Tensor],
+                    jpeg_only: bool = False) -> tf.Tensor:
   """Crops `image` to the box `box_fn(shape)` = [y, x, h, w], decoding bytes if needed.
 
   Args:
     image: encoded bytes (scalar string), or a decoded [H, W, C] / [B, H, W, C] image.
     box_fn: from the int32 shape [H, W, C] of the (full) image to an int32 box [4].
+    jpeg_only: the bytes are all JPEG (`Split.jpeg_only`): no per-image format test (a cond).
 
   Returns:
     The crop: uint8 [h, w, 3] for bytes; the input's dtype and rank for a decoded image.
@@ -118,7 +119,7 @@ def decode_and_crop(image: tf.Tensor, box_fn: Callable[[tf.Tensor], tf.Tensor]) 
     decoded = tf.io.decode_image(image, channels=3, dtype=tf.uint8, expand_animations=False)
     return _crop_decoded(decoded, box_fn(tf.shape(decoded)))
 
-  cropped = tf.cond(tf.io.is_jpeg(image), jpeg, other)
+  cropped = jpeg() if jpeg_only else tf.cond(tf.io.is_jpeg(image), jpeg, other)
   cropped.set_shape([None, None, 3])
   return cropped
 
@@ -218,13 +219,13 @@ def _resize(image: tf.Tensor, size, seed: Optional[tf.Tensor] = None) -> tf.Tens
 
 def inception_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
                     image_size: Optional[int] = DEFAULT_IMAGE_SIZE[INCEPTION],
-                    fast_mode: bool = True) -> tf.Tensor:
+                    fast_mode: bool = True, jpeg_only: bool = False) -> tf.Tensor:
   """slim's Inception training preprocessing. One image -> float32 [S, S, 3] in [-1, 1]."""
   size = _output_size(image, image_size)
   crop_seed, resize_seed, flip_seed, color_seed = _seeds(seed, 4)
   cropped = decode_and_crop(image, lambda shape: distorted_box(
       shape, crop_seed, INCEPTION_MIN_OBJECT_COVERED, INCEPTION_ASPECT_RATIO_RANGE,
-      INCEPTION_AREA_RANGE, INCEPTION_MAX_ATTEMPTS))
+      INCEPTION_AREA_RANGE, INCEPTION_MAX_ATTEMPTS), jpeg_only)
   resized = _resize(_unit_float(cropped), size, None if fast_mode else resize_seed)
   flipped = tf.image.stateless_random_flip_left_right(resized, seed=flip_seed)
   distorted = _distort_color(flipped, color_seed, fast_mode)
@@ -233,21 +234,22 @@ def inception_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
 
 
 def inception_eval(image: tf.Tensor, image_size: Optional[int] = DEFAULT_IMAGE_SIZE[INCEPTION],
-                   central_fraction: float = INCEPTION_CENTRAL_FRACTION) -> tf.Tensor:
+                   central_fraction: float = INCEPTION_CENTRAL_FRACTION,
+                   jpeg_only: bool = False) -> tf.Tensor:
   """slim's Inception evaluation preprocessing. One image or a decoded batch -> [-1, 1]."""
   size = _output_size(image, image_size)
-  cropped = decode_and_crop(image, lambda shape: central_box(shape, central_fraction))
+  cropped = decode_and_crop(image, lambda shape: central_box(shape, central_fraction), jpeg_only)
   resized = _resize(_unit_float(cropped), size)
   return (resized - 0.5) * 2.0
 
 
 def _normalize(image: tf.Tensor) -> tf.Tensor:
-  return preprocess_ops.normalize_image(image, offset=preprocess_ops.MEAN_RGB,
-                                        scale=preprocess_ops.STDDEV_RGB)
+  return preprocess_ops.normalize_image(image, preprocess_ops.MEAN_RGB, preprocess_ops.STDDEV_RGB)
 
 
 def resnet_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
-                 image_size: Optional[int] = DEFAULT_IMAGE_SIZE[RESNET]) -> tf.Tensor:
+                 image_size: Optional[int] = DEFAULT_IMAGE_SIZE[RESNET],
+                 jpeg_only: bool = False) -> tf.Tensor:
   """The Model Garden's ResNet training preprocessing, stateless. One image -> float32 [S, S, 3]."""
   size = _output_size(image, image_size)
   crop_seed, flip_seed = _seeds(seed, 2)
@@ -259,7 +261,7 @@ def resnet_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
     # tf.where, not tf.cond: both boxes are cheap; a cond per image costs CPU (input benchmark).
     return tf.where(whole, center_square_box(shape, RESNET_CENTER_CROP_FRACTION), box)
 
-  cropped = decode_and_crop(image, box_fn)
+  cropped = decode_and_crop(image, box_fn, jpeg_only)
   flipped = tf.image.stateless_random_flip_left_right(cropped, seed=flip_seed)
   resized = tf.cast(tf.image.resize(flipped, size, method="bilinear"), tf.float32)
   resized.set_shape(size + [3])
@@ -267,16 +269,19 @@ def resnet_train(image: tf.Tensor, seed: Optional[tf.Tensor] = None,
 
 
 def resnet_eval(image: tf.Tensor, image_size: Optional[int] = DEFAULT_IMAGE_SIZE[RESNET],
-                center_crop_fraction: float = RESNET_CENTER_CROP_FRACTION) -> tf.Tensor:
+                center_crop_fraction: float = RESNET_CENTER_CROP_FRACTION,
+                jpeg_only: bool = False) -> tf.Tensor:
   """The Model Garden's ResNet evaluation preprocessing. One image or a decoded batch."""
   size = _output_size(image, image_size)
-  cropped = decode_and_crop(image, lambda shape: center_square_box(shape, center_crop_fraction))
+  cropped = decode_and_crop(image, lambda shape: center_square_box(shape, center_crop_fraction),
+                            jpeg_only)
   resized = tf.cast(tf.image.resize(cropped, size, method="bilinear"), tf.float32)
   return _normalize(resized)
 
 
 def preprocess_fn(style: str, training: bool, image_size: Optional[int] = None,
-                  fast_mode: bool = True) -> Callable[..., tf.Tensor]:
+                  fast_mode: bool = True,
+                  jpeg_only: bool = False) -> Callable[..., tf.Tensor]:
   """`fn(image, seed=None) -> float32 image` for a style, as data/augment.preprocess_fn.
 
   Args:
@@ -284,6 +289,7 @@ def preprocess_fn(style: str, training: bool, image_size: Optional[int] = None,
     training: the random training transform (else the deterministic evaluation one).
     image_size: output side S; None keeps the (decoded) input's own size.
     fast_mode: slim's fast mode for the Inception colour distortion (its default).
+    jpeg_only: encoded inputs are all JPEG (decode_and_crop skips its format test).
 
   Raises:
     ValueError: for an unknown style.
@@ -293,8 +299,9 @@ def preprocess_fn(style: str, training: bool, image_size: Optional[int] = None,
                      f"{', '.join(STYLES)}")
   if style == INCEPTION:
     if training:
-      return lambda image, seed=None: inception_train(image, seed, image_size, fast_mode)
-    return lambda image, seed=None: inception_eval(image, image_size)
+      return lambda image, seed=None: inception_train(image, seed, image_size, fast_mode,
+                                                      jpeg_only)
+    return lambda image, seed=None: inception_eval(image, image_size, jpeg_only=jpeg_only)
   if training:
-    return lambda image, seed=None: resnet_train(image, seed, image_size)
-  return lambda image, seed=None: resnet_eval(image, image_size)
+    return lambda image, seed=None: resnet_train(image, seed, image_size, jpeg_only)
+  return lambda image, seed=None: resnet_eval(image, image_size, jpeg_only=jpeg_only)

@@ -27,6 +27,7 @@ from mentornet_tf.data import shards
 from mentornet_tf.data.source_base import Source
 
 PLAN = ".plan.json"
+JPEG_MAGIC = b"\xff\xd8\xff"  # what tf.io.is_jpeg tests
 _TMP = ".tmp-"
 # The DataConfig fields that say which data a source reads (the rest say how to train on them).
 SOURCE_FIELDS = ("dataset_name", "data_dir", "test_data_dir", "data_format", "train_list",
@@ -90,6 +91,22 @@ def _differences(found: Dict, planned: Dict) -> List[str]:
   return differences
 
 
+def _as_planned(manifest):
+  """A written manifest without what only writing learns (image.jpeg), to compare with a plan."""
+  if isinstance(manifest, dict) and isinstance(manifest.get("image"), dict):
+    image = {k: v for k, v in manifest["image"].items() if k != "jpeg"}
+    return dict(manifest, image=image)
+  return manifest
+
+
+def _non_jpeg_images(path: str) -> int:
+  """How many records of a written shard hold an image that is not a JPEG."""
+  spec = {"image/encoded": tf.io.FixedLenFeature([], tf.string)}
+  records = tf.data.TFRecordDataset(path).map(
+      lambda record: tf.io.parse_single_example(record, spec)["image/encoded"])
+  return sum(not bytes(image[:3]) == JPEG_MAGIC for image in records.as_numpy_iterator())
+
+
 def _read_json(path: str) -> Optional[Dict]:
   try:
     with open(path, encoding="utf-8") as f:
@@ -131,7 +148,7 @@ def check_output(output_dir: str, plans: Iterable[Dict]) -> Dict[str, str]:
     names = [name for name in os.listdir(directory) if _TMP not in name]
     for name, state in ((shards.MANIFEST, "done"), (PLAN, "resume")):
       if name in names:
-        found = _read_json(os.path.join(directory, name))
+        found = _as_planned(_read_json(os.path.join(directory, name)))
         if found != planned:
           detail = ("; ".join(_differences(found, planned)[:3]) if isinstance(found, dict)
                     else "it is not readable JSON")
@@ -209,8 +226,10 @@ def write_split(source: Source, output_dir: str, planned: Dict,
   if progress:
     progress(split, done, total)
   image_format = planned["image"]["format"]
+  non_jpeg = 0  # encoded images that are not JPEG (the manifest's image.jpeg)
 
   def records(examples, expected_ids):
+    nonlocal non_jpeg
     for example, expected in zip(examples, expected_ids):
       example_id = int(example["id"])
       label, true = int(example["label"]), int(example["clean_label"])
@@ -218,6 +237,7 @@ def write_split(source: Source, output_dir: str, planned: Dict,
         raise errors.RunFailed(f"{source.name} {split}: expected id {expected} (label "
                                f"{stored[expected]}) but read id {example_id} (label {label}): "
                                f"the source changed while converting")
+      non_jpeg += not bytes(example["image"][:3]) == JPEG_MAGIC
       yield _example(example["image"], label, true, example_id)
 
   def write(k, examples, expected_ids):
@@ -247,10 +267,14 @@ def write_split(source: Source, output_dir: str, planned: Dict,
         collections.deque(part, maxlen=0)  # written by an earlier run: skip its examples
   labels_path = os.path.join(directory, shards.LABELS)
   _save_labels(labels_path, np.stack([stored, clean], axis=1).astype(np.int32))
+  manifest = planned
+  if image_format == shards.ENCODED:  # all JPEG: the reader may skip its per-image format test
+    non_jpeg += sum(_non_jpeg_images(paths[k]) for k in range(count) if k not in missing)
+    manifest = dict(planned, image=dict(planned["image"], jpeg=non_jpeg == 0))
   atomic_files.write_text(os.path.join(directory, shards.MANIFEST),
-                          json.dumps(planned, indent=1, sort_keys=True))
+                          json.dumps(manifest, indent=1, sort_keys=True))
   os.remove(os.path.join(directory, PLAN))
-  return planned
+  return manifest
 
 
 def _save_labels(path: str, labels: np.ndarray) -> None:

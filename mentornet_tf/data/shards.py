@@ -102,6 +102,8 @@ class ShardSplit(source_base.Split):
     self.files = tuple(os.path.join(directory, shard["file"]) for shard in manifest["shards"])
     self.counts = tuple(int(shard["num_examples"]) for shard in manifest["shards"])
     self.image_format = manifest["image"]["format"]
+    # The converter saw only JPEGs (manifests written before it looked lack the field: tested).
+    self.jpeg_only = self.image_format == ENCODED and manifest["image"].get("jpeg") is True
     self._image_shape = tuple(image_shape)
     missing = [path for path in self.files if not tf.io.gfile.exists(path)]
     if missing:

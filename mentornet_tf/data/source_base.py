@@ -64,6 +64,9 @@ class Split(abc.ABC):
   # Whether `open(num_shards, shard_index)` reads only that shard's examples (in memory, or one
   # file per example); otherwise it reads the whole split and keeps the shard's records.
   random_access: bool = False
+  # Every encoded image of the split is a JPEG (tfds imagenet2012; shards whose converter saw only
+  # JPEGs): the pipeline crops while decoding without testing each image's format.
+  jpeg_only: bool = False
 
   @abc.abstractmethod
   def num_examples(self) -> int:

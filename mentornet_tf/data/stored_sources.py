@@ -74,10 +74,11 @@ class TfdsSplit(Split):
   format = "tfds"
 
   def __init__(self, builder, split: str, dataset_name: str, num_classes: int,
-               encoded: bool = False):
+               encoded: bool = False, jpeg_only: bool = False):
     self._builder, self._split = builder, split
     self._dataset_name, self._num_classes = dataset_name, num_classes
     self._encoded = encoded  # yield the stored (JPEG) bytes, decoded later by the pipeline
+    self.jpeg_only = encoded and jpeg_only  # the builder stores JPEG only (imagenet2012)
 
   def num_examples(self):
     return int(self._builder.info.splits[self._split].num_examples)

@@ -104,8 +104,11 @@ class TfdsSource(source_base.Source):
     if classes != self.num_classes:
       raise CorruptDataError(f"{builder.data_dir} has {classes} classes, the training data "
                              f"{self.num_classes}")
+    # tfds' imagenet2012 builder re-encodes its one PNG and 22 CMYK files as RGB JPEG from 3.0.0.
+    version = tuple(int(part) for part in str(builder.info.version).split(".")[:3])
+    jpeg_only = self.tfds_name == IMAGENET and version >= (3, 0, 0)
     return stored_sources.TfdsSplit(builder, name, self.name, self.num_classes,
-                                    encoded=self.encoded)
+                                    encoded=self.encoded, jpeg_only=jpeg_only)
 
 
 SOURCES = {IMAGENET: TfdsSource}

@@ -10,10 +10,8 @@ Two styles, each a training transform (random) and an evaluation transform (dete
     Colour distortion in slim's default fast mode: brightness +-32/255 then saturation 0.5-1.5
     (slim's `num_distort_cases = 1` in fast mode, so always that order). With fast_mode=False: one
     of slim's four orderings of brightness +-32/255, saturation 0.5-1.5, hue +-0.2 and contrast
-    0.5-1.5, and one of four resize methods (bilinear, nearest, bicubic, area), both drawn per
-    example.
-  eval: central crop of 0.875 of each side (the box of tf.image.central_crop), bilinear resize,
-    2 x - 1.
+    0.5-1.5, and one of four resize methods (bilinear, nearest, bicubic, area), drawn per example.
+  eval: the box of tf.image.central_crop (0.875 of each side), bilinear resize, 2 x - 1.
 'resnet' (the Model Garden's `classification_input.Parser`, for ResNet-50, at 224 x 224):
   train: a random crop (area 0.08-1.0, aspect ratio 3/4-4/3, 10 attempts; when it falls back to
     the whole image, the centre square of 0.875 of the short side instead), random flip, bilinear
@@ -22,15 +20,12 @@ Two styles, each a training transform (random) and an evaluation transform (dete
   eval: the centre square of 0.875 of the short side (preprocess_ops.center_crop_image_v2's box),
     bilinear resize, the same normalisation.
 
-Inputs: encoded image bytes (a scalar tf.string: JPEG is cropped while decoding with
-`tf.image.decode_and_crop_jpeg`, so the full image is never decoded; other formats are decoded,
-then cropped) or a decoded image [H, W, 3] (uint8, or float with values in 0..255). The evaluation
-transforms also take a batch [B, H, W, 3] of decoded images. `image_size` None keeps the input's
-own height and width (decoded inputs only), which lets the transforms run on small in-memory
-datasets (the `*_imagenet` augmentations of data/augment.py). Cropping while decoding gives
-exactly the pixels of decode-then-crop for JPEGs without chroma subsampling; with 4:2:0
-subsampling the crop's outer 1-2 rows and columns can differ slightly (libjpeg upsamples the
-chroma without the neighbours outside the crop), as in the Model Garden's pipeline.
+Inputs: encoded bytes (a scalar tf.string; a JPEG is cropped while decoding, never decoded whole;
+other formats are decoded, then cropped) or a decoded image [H, W, 3] (uint8, or float in 0..255);
+the evaluation transforms also take a decoded batch [B, H, W, 3]. `image_size` None keeps a decoded
+input's own size (the `*_imagenet` augmentations of data/augment.py on small in-memory datasets).
+Cropping while decoding gives decode-then-crop's pixels, except that with 4:2:0 chroma subsampling
+the crop's outer 1-2 rows and columns can differ slightly, as in the Model Garden's pipeline.
 
 Randomness: every random op is stateless, seeded from the one [2] int seed of the training
 transform (same crop, flip and colours whatever the parallelism); `example_seed(seed, id, epoch)`
@@ -210,10 +205,9 @@ def _resize(image: tf.Tensor, size, seed: Optional[tf.Tensor] = None) -> tf.Tens
   """Bilinear resize; with a seed, one of slim's four methods drawn from it."""
   if seed is None:
     return tf.image.resize(image, size, method="bilinear")
-  methods = ["bilinear", "nearest", "bicubic", "area"]
   index = tf.random.stateless_uniform([], seed, maxval=4, dtype=tf.int32)
   branches = [lambda m=m: tf.cast(tf.image.resize(image, size, method=m), tf.float32)
-              for m in methods]
+              for m in ("bilinear", "nearest", "bicubic", "area")]
   return tf.switch_case(index, branches)
 
 
@@ -280,8 +274,7 @@ def resnet_eval(image: tf.Tensor, image_size: Optional[int] = DEFAULT_IMAGE_SIZE
 
 
 def preprocess_fn(style: str, training: bool, image_size: Optional[int] = None,
-                  fast_mode: bool = True,
-                  jpeg_only: bool = False) -> Callable[..., tf.Tensor]:
+                  fast_mode: bool = True, jpeg_only: bool = False) -> Callable[..., tf.Tensor]:
   """`fn(image, seed=None) -> float32 image` for a style, as data/augment.preprocess_fn.
 
   Args:
@@ -297,10 +290,9 @@ def preprocess_fn(style: str, training: bool, image_size: Optional[int] = None,
   if style not in STYLES:
     raise ValueError(f"preprocessing style {style!r} is unknown: choose one of "
                      f"{', '.join(STYLES)}")
+  if style == INCEPTION and training:
+    return lambda image, seed=None: inception_train(image, seed, image_size, fast_mode, jpeg_only)
   if style == INCEPTION:
-    if training:
-      return lambda image, seed=None: inception_train(image, seed, image_size, fast_mode,
-                                                      jpeg_only)
     return lambda image, seed=None: inception_eval(image, image_size, jpeg_only=jpeg_only)
   if training:
     return lambda image, seed=None: resnet_train(image, seed, image_size, jpeg_only)

@@ -48,7 +48,7 @@ def per_example_pass(model, dataset: tf.data.Dataset, ids_mask_fn=None,
     loss = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
     out = model.weighting(loss, batch["id"], step, training=False)
     return {"id": batch["id"], "loss": loss, "weight": out.weights, "noisy_label": labels,
-            "clean_label": tf.cast(batch["clean_label"], tf.int32),
+            "clean_label": tf.cast(batch.get("clean_label", labels), tf.int32),
             "prediction": tf.argmax(logits, axis=-1, output_type=tf.int32)}
 
   parts = {name: [] for name in COLUMNS}

@@ -39,8 +39,9 @@ from mentornet_tf.step_diagnostics import (  # noqa: F401
 class SpadeModel(keras.Model):
   """Trains `student` on noisy labels with per-example weights from `weighting`.
 
-  Inputs are dicts (WORKSPACE.md data contract): image [B,H,W,C], label [B] (noisy),
-  clean_label [B] (diagnostics only), id [B].
+  Inputs are dicts (WORKSPACE.md data contract): image [B,H,W,C] (or whatever the student takes),
+  label [B] (noisy), clean_label [B] (diagnostics only; absent: the noisy label stands in, as for
+  real noise), id [B].
   """
 
   def __init__(self, student: keras.Model, weighting: weighting_lib.ExampleWeighting,
@@ -184,7 +185,8 @@ class SpadeModel(keras.Model):
 
     def diagnose():
       self.step_values.vector.assign(step_diagnostics.step_vector(
-          per_example_loss, training_loss, weights, logits, labels, data["clean_label"], out,
+          per_example_loss, training_loss, weights, logits, labels,
+          data.get("clean_label", labels), out,
           decay, gradient_norm, step, self.nonzero_v, self._current_learning_rate(),
           self.global_batch_size))
       return tf.constant(True)

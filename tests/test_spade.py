@@ -102,6 +102,23 @@ def test_the_step_returns_its_diagnostics_as_one_tensor_that_named_logs_spells_o
   assert spade.named_logs(None) == {}
 
 
+def test_without_clean_labels_the_noisy_ones_stand_in_for_step_and_records():
+  """A Python user's data may leave 'clean_label' out (real noise): the step is the same step
+  (same weights after it) and the diagnostics and records compare against the noisy labels."""
+  batch = _batch()
+  without = {k: v for k, v in batch.items() if k != "clean_label"}
+  with_noisy_as_clean = dict(without, clean_label=batch["label"])
+  first, second = _model(), _model()
+  logs_without = spade.named_logs(first.train_step(without))
+  logs_noisy = spade.named_logs(second.train_step(with_noisy_as_clean))
+  for a, b in zip(first.student.get_weights(), second.student.get_weights()):
+    np.testing.assert_array_equal(a, b)  # the same graph on the same inputs, one process
+  assert logs_without == logs_noisy
+  assert logs_without["accuracy_clean"] == logs_without["accuracy_noisy"]
+  records = inspection.per_example_pass(first, tf.data.Dataset.from_tensors(without))
+  np.testing.assert_array_equal(records["clean_label"], records["noisy_label"])
+
+
 def test_all_weights_one_gives_the_plain_loss_and_zero_gives_zero():
   model = _model(weighting="none")
   batch = _batch()

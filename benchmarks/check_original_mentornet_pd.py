@@ -2,8 +2,8 @@
 
 Loads a checkpoint with `mentornet_tf.mentor.storage.load_mentornet` (the shipped TF1
 `mentornet_pd`, a TF1 `mentornet.model-N`, or one of our directories) and compares its weights
-v = sigmoid(logit) with the target v* of the original `vstar_mentornet_pd` (original_code.md
-§10.6; `curricula.mentornet_pd`, gamma 1):
+v = sigmoid(logit) with the target v* of the original `vstar_mentornet_pd`
+(`code/training_mentornet/data_generator.py`; `curricula.mentornet_pd`, gamma 1):
   epoch <= 18:       v* = 1                       (burn-in: every example counts)
   18 < epoch < 90:   v* = 1[loss_diff <= 0]       (self-paced, lambda1 = 0)
   epoch >= 90:       v* = clip(1 - loss_diff, 0, 1) (SPCL linear, gamma 1)

@@ -127,7 +127,7 @@ def build_strategy(name: str, num_replicas_cpu: int = 0):
   if name == "mirrored":
     if num_replicas_cpu > 1 and not tf.config.list_physical_devices("GPU"):
       configure_cpu_replicas(num_replicas_cpu)
-      # Named devices: MirroredStrategy() alone would use one CPU replica (stack.md).
+      # Named devices: MirroredStrategy() alone would use one CPU replica.
       return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(num_replicas_cpu)])
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker_mirrored":

@@ -1,15 +1,15 @@
 """absl flags of the entry points, grouped for --help (their conversion: flag_configs.py).
 
-Original flag names and defaults (original_code.md §3.1) wherever the concept existed, so a line of
-the TF1 `commands/*.sh` is a line of a flagfile. Flags are defined inside functions (importing this
-module registers nothing): each entry point has a `define_flags()` that calls them, and only runs
-it when it runs as a command (`if __name__ == "__main__"`, the console scripts, the bad-input
-harness). Every definition is idempotent (a flag already registered is kept), so two entries'
-`define_flags()` may run in one process. Each flag is filed under a group (data, student, mentor,
-training, distribution, output, ...) that `--help` prints as a section (mentornet_tf/cli.py).
-Names with a fixed set of values are `DEFINE_enum` (choices shown, a typo refused by absl). An
-unknown flag, also in a flagfile, is a fatal parse error (the original silently ignored the
-misspelled `--loss_p_precentile`).
+Original flag names and defaults (google/mentornet `code/cifar_train_mentornet.py`) wherever the
+concept existed, so a line of the TF1 `commands/*.sh` is a line of a flagfile. Flags are defined
+inside functions (importing this module registers nothing): each entry point has a `define_flags()`
+that calls them, and only runs it when it runs as a command (`if __name__ == "__main__"`, the
+console scripts, the bad-input harness). Every definition is idempotent (a flag already registered
+is kept), so two entries' `define_flags()` may run in one process. Each flag is filed under a group
+(data, student, mentor, training, distribution, output, ...) that `--help` prints as a section
+(mentornet_tf/cli.py). Names with a fixed set of values are `DEFINE_enum` (choices shown, a typo
+refused by absl). An unknown flag, also in a flagfile, is a fatal parse error (the original silently
+ignored the misspelled `--loss_p_precentile`).
 """
 import types
 from typing import Callable, Dict, List

@@ -2,7 +2,7 @@
 
 Feeds three features no other noisy-label system has in one place: per-example weight export
 (`--export_weights`), the v histogram in TensorBoard, and the StudentNet dump that MentorNet DD and
-Step 6 learn from (the original's dump path was broken, original_code.md §8.2 item 14). Runs on the
+Step 6 learn from (the original's dump path called a reader that does not exist). Runs on the
 host; nothing in the training state changes. The student runs in inference mode (BN moving
 statistics, no dropout), or, for the DD dump with `--dd_dump_mode=training`, in training mode (BN
 batch statistics, dropout; the caller feeds augmented images), as SpadeModel.train_step sees it

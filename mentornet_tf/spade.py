@@ -2,14 +2,14 @@
 
 One training path for every method: FullModel (v = 1), MentorNet PD/DD (Step 11), a predefined
 curriculum G (Step 9). The weighting is one call, `ExampleWeighting`; everything else is the
-original student loss (original_code.md §2.3, §10.12-13):
+original student loss (`code/cifar_train_mentornet.py`; WORKSPACE.md "Faithful quirks"):
 
   loss = sum_i v_i CE_i / global_batch + weight_decay * sum ||W||^2 / 2 * sum_i v_i / global_batch
 
 with v a constant (stop-gradient) and the MentorNet frozen. `loss` (losses.py) may replace CE_i
 in the sum by a baseline loss (focal, Reed bootstrapping, the S-model's channel loss); the
 weighting still sees CE_i. Runs per replica under tf.distribute: the division by the GLOBAL
-batch size makes the summed replica gradients equal the single-device gradient (stack.md).
+batch size makes the summed replica gradients equal the single-device gradient.
 
 At scale (`--dtype`, `--jit_compile`): the student may compute in bfloat16/float16 (its logits are
 cast to float32 before any loss; float16's loss is scaled by a LossScaleOptimizer, mentornet_tf/
@@ -86,7 +86,7 @@ class SpadeModel(keras.Model):
         aggregation=tf.VariableAggregation.MEAN)
     self.eval_sums = eval_metrics.EvalSums(num_classes)
     # Values returned by train_step are Metric results (already cross-replica); summing them
-    # again across replicas would double them (stack.md).
+    # again across replicas would double them.
     self.distribute_reduction_method = "first"
 
   @property

@@ -3,7 +3,7 @@
 `tf1_forward` re-derives the original `utils.mentornet_nn` from TF1 semantics, step by step and
 without shortcuts (the full BasicLSTMCell step, including the dead f/o gates and recurrent rows),
 so that it checks `mentornet_tf.mentor.network` rather than restating it. Weights are keyed by
-their TF1 variable names (original_code.md §2.1). Other test files may reuse everything here.
+their TF1 variable names (`code/utils.py` mentornet_nn). Other test files may reuse everything here.
 """
 import numpy as np
 

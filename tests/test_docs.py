@@ -60,3 +60,18 @@ def test_the_path_pattern_finds_paths_in_prose():
   found = [m.group(1) for m in PATH.finditer(
       "see launch/run_grid.sh, then benchmarks/results/x.md. (tests/test_docs.py)")]
   assert found == ["launch/run_grid.sh", "benchmarks/results/x.md", "tests/test_docs.py"]
+
+
+def test_workspace_names_every_module_of_the_package():
+  """WORKSPACE.md's module table is the map of the code: a module it does not name is one a
+  maintainer cannot find from it."""
+  with open(os.path.join(REPO, "WORKSPACE.md"), encoding="utf-8") as f:
+    workspace = f.read()
+  unnamed = []
+  for root, dirs, files in os.walk(os.path.join(REPO, "mentornet_tf")):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    for name in files:
+      if name.endswith(".py") and name != "__init__.py":
+        if not re.search(rf"(?<![\w.]){re.escape(name)}", workspace):
+          unnamed.append(os.path.relpath(os.path.join(root, name), REPO))
+  assert not unnamed, f"modules WORKSPACE.md does not name: {sorted(unnamed)}"

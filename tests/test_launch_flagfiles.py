@@ -141,8 +141,9 @@ def test_the_paper_recipe_is_the_papers(configs):
 
 
 def test_the_original_readme_recipe_is_what_the_readme_ran(configs):
-  """original_code.md §7 and the review: decay 0.5, p = 0.7 (the misspelled flag), CifarNet plain
-  SGD without weight decay at keep 0.8, the students' own padding (2 px resnet, 8 px CifarNet)."""
+  """The original README's commands as the code ran them: decay 0.5, p = 0.7 (the misspelled
+  flag), CifarNet plain SGD without weight decay at keep 0.8, the students' own padding (2 px
+  resnet, 8 px CifarNet)."""
   readme = {name: c for name, c in configs.items()
             if name.startswith("launch/cifar") and "/paper/" not in name and
             name.endswith(("_fullmodel.flags", "_mentornet_pd.flags", "_mentornet_dd.flags"))}

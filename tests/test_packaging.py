@@ -72,13 +72,26 @@ def test_readme_and_ci_run_the_same_test_command():
   assert f"```\n{command}\n```" in readme
 
 
-def test_the_package_points_nowhere_outside_the_repository():
+# The team's reference notes live beside the repository, not in it: a user's clone has none.
+OUTSIDE = ("../shared", "shared/reference", "original_code.md", "fidelity_review.md",
+           "datasets_baselines.md", "stack.md", "style.md", "peers.md", "offline_data.md")
+
+
+def test_the_repository_points_nowhere_outside_itself():
+  """The package, flagfiles, benchmarks, tests and docs cite the original code by its own file
+  names (google/mentornet `code/...`), never the team's notes outside the repository."""
   offenders = []
-  for root, _, files in os.walk(os.path.join(REPO, "mentornet_tf")):
-    for name in files:
-      if name.endswith(".py"):
-        path = os.path.join(root, name)
-        for number, line in enumerate(open(path), 1):
-          if "../shared" in line or "shared/reference" in line:
-            offenders.append(f"{os.path.relpath(path, REPO)}:{number}")
+  for top in ("mentornet_tf", "launch", "benchmarks", "tests", "data"):
+    for root, dirs, files in os.walk(os.path.join(REPO, top)):
+      dirs[:] = [d for d in dirs if d not in ("__pycache__", "mentornet_models")]
+      for name in files:
+        if name.endswith((".py", ".flags", ".md", ".txt", ".sh")) and name != "test_packaging.py":
+          path = os.path.join(root, name)
+          for number, line in enumerate(open(path, encoding="utf-8"), 1):
+            if any(word in line for word in OUTSIDE):
+              offenders.append(f"{os.path.relpath(path, REPO)}:{number}")
+  for name in ("README.md", "WORKSPACE.md", "setup.py", "pyproject.toml"):
+    for number, line in enumerate(open(os.path.join(REPO, name), encoding="utf-8"), 1):
+      if any(word in line for word in OUTSIDE):
+        offenders.append(f"{name}:{number}")
   assert not offenders, offenders

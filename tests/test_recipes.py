@@ -63,7 +63,7 @@ def _learning_rates(config, steps, steps_per_epoch=50000 // 128):
 
 
 def test_the_baseline_scripts_exponential_schedule():
-  """original_code.md §3.2: cifar_train_baseline.py's exponential_decay(0.1, step,
+  """The original code/cifar_train_baseline.py's exponential_decay(0.1, step,
   int(50000/128*50) = 19500 under Python 2, 0.1, staircase): 0.1 to step 19,499, then 0.01 to
   the end of the 39k steps, as launch/cifar*_resnet101_fullmodel.flags resolve it."""
   config = _parse("--flagfile=" + os.path.join(REPO, "launch", "base", "cifar_resnet101.flags"),
@@ -78,7 +78,7 @@ def test_the_baseline_scripts_exponential_schedule():
 
 def test_inception_without_a_base_flagfile_trains_as_the_original_cifarnet():
   config = _parse("--studentnet=inception", "--num_epochs_per_decay=200")
-  # Plain SGD, 0.1 then 0.01 from 390 * 200 = 78,000 steps (original_code.md §3.2).
+  # Plain SGD, 0.1 then 0.01 from 390 * 200 = 78,000 steps (code/cifar_train_mentornet.py).
   np.testing.assert_allclose(_learning_rates(config, [77999, 78000]), [0.1, 0.01], rtol=1e-6)
   from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top
   optimizer = train_lib.build_optimizer(config, 390)

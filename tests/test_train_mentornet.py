@@ -170,7 +170,7 @@ def test_shipped_models_match_their_curricula():
     mse = np.mean((weights - test[:, 4]) ** 2)
     assert mse < bound, (name, mse)
     np.testing.assert_allclose(mse, metadata["test_metrics"]["mse"], rtol=1e-3, atol=1e-12)
-  # mentornet_pd's shape (original_code.md §10.6): v ~ 1 up to epoch 18, a step at
+  # mentornet_pd's shape (`vstar_mentornet_pd`): v ~ 1 up to epoch 18, a step at
   # loss_diff = 0 in the middle epochs, a ramp from epoch 90.
   model, _ = storage.load_mentornet(os.path.join(root, "mentornet_pd"))
   diff = np.array([-1.0, 0.5, 2.0], np.float32)

@@ -15,7 +15,7 @@ ASYMMETRIC_NOISE_DATASETS = ("cifar10", "cifar100", "mnist5k", "digits")
 OPTIMIZERS = ("momentum", "sgd", "adam")
 LR_SCHEDULES = ("piecewise", "exponential", "constant")
 # --optimizer / --lr_schedule 'auto' (the flags' default): the student's own, as the original
-# chose them by student (original_code.md §3.2): CifarNet ('inception') plain SGD with the
+# chose them by student (`code/cifar_train_mentornet.py`): CifarNet ('inception') plain SGD with the
 # exponential staircase schedule, the resnet101 (and every other student) momentum 0.9 with the
 # piecewise one. TrainConfig holds the resolved names (config.json is explicit).
 AUTO = "auto"

@@ -1,4 +1,4 @@
-"""Per-example image preprocessing of the original StudentNets (original_code.md §5, §10.17).
+"""Per-example image preprocessing of the original StudentNets (`code/cifar_data_provider.py`).
 
 All functions take one float image [H, W, C] with values in 0..255 (uint8 is cast) and return
 float32 [H, W, C]:

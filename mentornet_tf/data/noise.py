@@ -1,7 +1,7 @@
 """Synthetic label corruption of the training split, a pure function of (noise_seed, example id).
 
 The original repository ships pre-corrupted CIFAR TFRecords and no generation code
-(original_code.md §5). The paper (after Zhang et al. 2017) changes each training label
+(google/mentornet issue #10). The paper (after Zhang et al. 2017) changes each training label
 independently with probability p to a uniformly random class, which may be the true one. We
 regenerate that rule ('uniform') and the variants peers use:
 
@@ -130,7 +130,7 @@ def corrupt_labels(clean_labels: TensorLike, example_ids: TensorLike, num_classe
 
 def noise_report(clean: TensorLike, noisy: TensorLike, noise_fraction: float, noise_type: str,
                  num_classes: int, class_map: ClassMap = None) -> Dict[str, object]:
-  """Measured against nominal corruption of a label set (original_code.md §10.18).
+  """The realised flip rate of a label set against its nominal corruption, overall and per class.
 
   Args:
     clean: integer array [N] of true labels.

@@ -1,4 +1,4 @@
-"""Reader of the ORIGINAL MentorNet CIFAR TFRecords (original_code.md §5).
+"""Reader of the ORIGINAL MentorNet CIFAR TFRecords (`code/cifar_data_provider.py`'s format).
 
 Files `{dataset}_{split}-*` (e.g. `cifar10_train-00000-of-00005`) hold `tf.train.Example`s with
 `image/encoded` (PNG bytes), `image/format` and an int64 label: `image/class/label` for CIFAR-10,

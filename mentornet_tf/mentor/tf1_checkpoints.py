@@ -1,11 +1,12 @@
 """The original's TF1 MentorNet checkpoints (google/mentornet, `mentornet_pd`, ...), read by name.
 
 A TF1 checkpoint (the original `mentornet_pd`, `mentornet.model-29999`, ...) is read by variable
-name (original_code.md §2.1, §3.3): only `mentornet/...` variables are used, so student variables,
-`global_step` and Adam slots in the same file are ignored; the sizes are inferred from the shapes,
-as MentorMix's `get_mentornet_network_hyperparameter` does. TF1 LSTM kernels are stored in our
-model in TF1 layout (network.py), so they are copied as they are. `storage.load_mentornet` is the
-entry; `inspect` reads and checks (no op runs), `build` makes the network.
+name (the scopes of `code/utils.py` mentornet_nn): only `mentornet/...` variables are used, so
+student variables, `global_step` and Adam slots in the same file are ignored; the sizes are inferred
+from the shapes, as MentorMix's `get_mentornet_network_hyperparameter` does. TF1 LSTM kernels are
+stored in our model in TF1 layout (network.py), so they are copied as they are.
+`storage.load_mentornet` is the entry; `inspect` reads and checks (no op runs), `build` makes the
+network.
 """
 import dataclasses
 import glob

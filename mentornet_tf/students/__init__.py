@@ -4,7 +4,8 @@
 [B, H, W, C] to logits [B, num_classes] (no softmax). `STUDENTS[name]` also carries what the
 original training script attached to each network: its weight-decay coefficient and its default
 augmentation. `weight_decay_loss(model)` is the original `ResNet.decay()` without its coefficient:
-the caller multiplies by the coefficient and by sum(v) / B (original_code.md §2.3, §10.13).
+the caller multiplies by the coefficient and by sum(v) / B (`code/cifar_train_mentornet.py`;
+paper App. E.3).
 
 | name | network | weight decay | augmentation |
 |---|---|---|---|

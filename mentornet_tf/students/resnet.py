@@ -113,7 +113,8 @@ def _residual_unit(layers: _Layers, x, in_filters: int, out_filters: int, stride
     [B, ceil(H / stride), ceil(W / stride), out_filters].
   """
   if activate_before_residual:
-    # Reversed order relative to upstream (original_code.md §6.1): ReLU first, then BN.
+    # Reversed order relative to upstream TF resnet_model (`code/resnet_model.py`): ReLU first,
+    # then BN.
     x = layers.relu(x, f"{name}_shared_activation_relu")
     x = layers.batch_norm(x, f"{name}_shared_activation_init_bn")
     shortcut = x

@@ -91,6 +91,18 @@ def guarded(main: Callable[[List[str]], Optional[int]]) -> Callable[[List[str]],
   return wrapped
 
 
+def set_log_verbosity() -> None:
+  """absl logging at WARNING (results, warnings and a readable progress line), or at the
+  `--verbosity` the command line gives (0: INFO, e.g. the image counts a source reads).
+
+  The flag is read before anything is set: absl's `set_verbosity` writes the flag itself, so
+  setting WARNING first would turn a requested 0 into -1.
+  """
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  requested = flags.FLAGS.verbosity if flags.FLAGS["verbosity"].present else logging.WARNING
+  logging.set_verbosity(requested)
+
+
 def run(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str]] = None) -> None:
   """`absl.app.run` with one-line errors and the exit statuses above (never returns).
 

@@ -25,7 +25,6 @@ import sys
 from typing import Callable, Dict, List, Optional
 
 from absl import flags
-from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
@@ -212,9 +211,7 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
 
 def main(argv):
   _validate_flags(argv)
-  logging.set_verbosity(logging.WARNING)  # results and warnings only; --verbosity overrides
-  if FLAGS["verbosity"].present:
-    logging.set_verbosity(FLAGS.verbosity)
+  cli.set_log_verbosity()  # results and warnings only; --verbosity overrides
   fallback = lambda: (flag_configs.data_config_from_flags(),
                       config_lib.StudentConfig(studentnet=FLAGS.studentnet))
   evaluate_checkpoint(

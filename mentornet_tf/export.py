@@ -16,7 +16,6 @@ empty (unless --overwrite) or that is the run directory. See mentornet_tf/cli.py
 from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment; entry.py)
 
 from absl import flags
-from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import flags as flags_lib
@@ -54,9 +53,7 @@ def export_run(train_log_dir: str, output_dir: str = "", checkpoint: str = "",
 def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected positional arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
-  if FLAGS["verbosity"].present:
-    logging.set_verbosity(FLAGS.verbosity)
+  cli.set_log_verbosity()
   record = export_run(FLAGS.train_log_dir, FLAGS.output_dir, FLAGS.checkpoint, FLAGS.overwrite)
   print(f"exported step {record['step']} of {record['train_log_dir']} to {record['output_dir']}: "
         f"student{' and mentornet' if 'mentornet' in record else ''} "

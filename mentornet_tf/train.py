@@ -11,7 +11,6 @@ import dataclasses
 from typing import Dict, Optional
 
 from absl import flags
-from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
@@ -84,9 +83,7 @@ def train_and_compare(config: config_lib.TrainConfig, flags_text: str = "") -> D
 def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected positional arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)  # keep the progress bar readable; --verbosity overrides
-  if FLAGS["verbosity"].present:
-    logging.set_verbosity(FLAGS.verbosity)
+  cli.set_log_verbosity()  # WARNING keeps the progress bar readable; --verbosity overrides
   from mentornet_tf import distribute  # pylint: disable=g-import-not-at-top
   try:
     if distribute.run_server_if_needed(FLAGS.strategy):

@@ -77,6 +77,25 @@ def test_tf_log_level_follows_verbosity():
   assert entry.tf_log_level(["-v=-2"]) == "2"
 
 
+def test_python_logging_follows_verbosity_and_defaults_to_warnings():
+  """`--verbosity=0` shows INFO lines (absl's set_verbosity writes the flag: setting WARNING first
+  used to turn a requested 0 into -1, so no command ever showed them)."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import cli  # pylint: disable=g-import-not-at-top
+  flag = flags.FLAGS["verbosity"]
+  saved = (flag.value, flag.present, logging.get_verbosity())
+  try:
+    flag.value, flag.present = 0, 1
+    cli.set_log_verbosity()
+    assert logging.get_verbosity() == logging.INFO
+    flag.value, flag.present = 0, 0
+    cli.set_log_verbosity()
+    assert logging.get_verbosity() == logging.WARNING
+  finally:
+    flag.value, flag.present = saved[0], saved[1]
+    logging.set_verbosity(saved[2])
+
+
 def test_progress_line_is_compact():
   logs = {name: 0.5 for name in ("total_loss", "orig_loss", "weighted_loss", "percentile_loss",
                                  "loss_moving_percentile", "dropout_rate", "epoch_step",

@@ -1,5 +1,6 @@
 """The large-scale launches: lengths in epochs (--train_epochs), the ImageNet flagfiles, and
-`imagenet_40.flags` training two steps on a tiny prepared ImageNet."""
+`imagenet_40.flags` and `webvision_mini_mentornet.flags` training two steps on tiny data in the
+real layouts (a prepared tfds ImageNet, a WebVision 1.0 tree)."""
 import json
 import os
 
@@ -8,6 +9,7 @@ import pytest
 
 from mentornet_tf import config as config_lib
 import entry_runner
+from test_image_files import write_webvision
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGENET_TRAIN = 1281167  # ILSVRC2012 training images
@@ -92,3 +94,29 @@ def test_imagenet_40_flagfile_trains_two_steps_on_a_tiny_imagenet(tmp_path):
   saved = json.load(open(run_dir / "config.json"))
   assert (saved["max_number_of_steps"], saved["student"]["studentnet"]) == (
       2, "inception_resnet_v2")
+
+
+@pytest.mark.slow
+def test_webvision_mini_flagfile_trains_two_steps_on_a_tiny_webvision(tmp_path):
+  """Table 5's Mini run as launched (Inception-ResNet-v2, MentorNet PD, the Google images of the
+  first 50 classes), pointed at a WebVision 1.0 tree; the ILSVRC12 val is skipped ('')."""
+  root, run_dir = tmp_path / "webvision", tmp_path / "run"
+  google = [(f"google/q{c:04d}/{i}.jpg", c) for c in (0, 7, 49) for i in range(3)]
+  google += [("google/q0050/x.jpg", 50), ("google/q0900/y.jpg", 900)]  # not Mini: left out
+  flickr = [("flickr/q0001/z.jpg", 1)]  # Mini reads the Google list only
+  val = [("val000001.jpg", 3), ("val000002.jpg", 49), ("val000003.jpg", 999)]
+  write_webvision(root, google, flickr, val)
+  result = entry_runner.run_entry("train", [
+      "--flagfile=launch/webvision_mini_mentornet.flags", f"--data_dir={root}",
+      "--imagenet_val_dir=", "--image_size=75", "--batch_size=4", "--max_number_of_steps=2",
+      "--eval_interval=0", "--verbose=0", "--verbosity=0", f"--train_log_dir={run_dir}"],
+      cwd=REPO)
+  assert result.returncode == 0, result.stderr[-3000:]
+  results = json.load(open(run_dir / "results.json"))
+  assert results["status"] == "finished" and results["steps"] == 2
+  saved = json.load(open(run_dir / "config.json"))
+  assert (saved["data"]["dataset_name"], saved["student"]["studentnet"],
+          saved["mentor"]["weighting"]) == ("webvision_mini", "inception_resnet_v2", "mentornet")
+  # The counts read are logged: 9 Mini training images (classes 0, 7, 49), 2 val images (< 50).
+  assert "webvision_mini train: 9 images read from" in result.stderr, result.stderr[-2000:]
+  assert "webvision_mini test: 2 images read from" in result.stderr, result.stderr[-2000:]

@@ -183,9 +183,11 @@ def define_mentor_flags():
   g.enum("percentile_scope", "replica", config_lib.PERCENTILE_SCOPES,
          "replica: per-replica percentile and dropout (original); global: over all replicas "
          "(identical to one device).")
-  g.float("curriculum_lambda1", 0.0, "lambda1 of Eq. 5-7 (curriculum weighting).")
-  g.float("curriculum_lambda2", 1.0, "lambda2 of Eq. 5-7 (curriculum weighting).")
-  g.float("curriculum_gamma", 2.0, "gamma of focal loss / SPCL (curriculum weighting).")
+  g.float("curriculum_lambda1", None, "lambda1 of Eq. 5-7 (self_paced, closed_form); default: "
+          "the curriculum's own (0).")
+  g.float("curriculum_lambda2", None, "lambda2 of Eq. 5-7 (closed_form); default: its own (1).")
+  g.float("curriculum_gamma", None, "gamma of focal_loss, spcl_linear, mentornet_pd; default: the "
+          "curriculum's own (2, 1, 1).")
   g.enum("curriculum_update", "gradient", ["gradient", "closed_form"],
          "Step 9 projected gradient on v, or the closed-form minimiser v*.")
   g.float("curriculum_step_size", 1.0, "Step size of Step 9's update of v.")

@@ -31,11 +31,15 @@ def define_flags() -> None:
 
 def _flags_text() -> str:
   # Only the project's flags (not absl/TF internals) so the file replays with --flagfile.
+  # --max_number_of_steps is left out when --train_epochs sets it: written with its default it
+  # would be "given" on replay and win over --train_epochs (flag_configs._train_epochs).
+  epochs_set_steps = FLAGS.train_epochs > 0 and not FLAGS["max_number_of_steps"].present
   lines = []
   for module in (flags_lib.__name__, __name__, "__main__"):
     for flag in FLAGS.get_flags_for_module(module) if module in FLAGS.flags_by_module_dict() \
         else []:
-      lines.append(flag.serialize())
+      if not (epochs_set_steps and flag.name == "max_number_of_steps"):
+        lines.append(flag.serialize())
   return "\n".join(line for line in lines if line) + "\n"
 
 

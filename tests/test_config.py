@@ -1,4 +1,6 @@
 """Config validation: each bad value is refused with a message that names its flag."""
+import re
+
 import pytest
 
 from mentornet_tf import config as config_lib
@@ -122,6 +124,38 @@ def test_curriculum_names_equal_the_curricula():
   assert config_lib.CURRICULUM_NAMES == tuple(curricula.CURRICULA)
   for name in config_lib.CURRICULUM_NAMES:
     config_lib.MentorConfig(curriculum=name)
+
+
+def test_curriculum_flag_hparams_equal_the_curricula_defaults():
+  from mentornet_tf.mentor import curricula  # pylint: disable=g-import-not-at-top  (imports TF)
+  flag_names = {"lambda1", "lambda2", "gamma"}
+  assert config_lib.CURRICULUM_FLAG_HPARAMS == {
+      name: tuple(n for n in ("lambda1", "lambda2", "gamma")
+                  if n in c.default_hparams and n in flag_names)
+      for name, c in curricula.CURRICULA.items()}
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"curriculum": "self_paced", "curriculum_gamma": 3.0},
+     "--curriculum=self_paced does not take it (it takes --curriculum_lambda1)"),
+    ({"curriculum": "baseline", "curriculum_lambda1": 0.1}, "it takes none of them"),
+    ({"curriculum": "focal_loss", "curriculum_lambda2": 2.0}, "--curriculum_lambda2"),
+])
+def test_a_curriculum_hparam_the_curriculum_does_not_take_is_refused(kwargs, needle):
+  """Before: dropped silently (the run used the curriculum's own value)."""
+  with pytest.raises(config_lib.ConfigError, match=re.escape(needle)):
+    config_lib.MentorConfig(weighting="curriculum", **kwargs)
+  with pytest.raises(config_lib.ConfigError, match="applies to --weighting=curriculum only"):
+    config_lib.MentorConfig(weighting="none", curriculum="spcl_linear", curriculum_gamma=1.5)
+
+
+def test_curriculum_hparams_default_to_the_curriculum_own():
+  """No --curriculum_gamma: spcl_linear and mentornet_pd keep their own gamma 1 (the flag's
+  former default 2 overrode it); a given one is passed on."""
+  assert config_lib.MentorConfig(weighting="curriculum",
+                                 curriculum="spcl_linear").curriculum_hparams() == {}
+  assert config_lib.MentorConfig(weighting="curriculum", curriculum="closed_form",
+                                 curriculum_lambda2=2.0).curriculum_hparams() == {"lambda2": 2.0}
 
 
 def test_edge_values_are_accepted():

@@ -94,6 +94,20 @@ def test_train_writes_run_directory_and_replays(tmp_path, flagfile):
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_flags_txt_of_a_train_epochs_run_replays_epochs_not_the_default_step_count(tmp_path,
+                                                                                 flagfile):
+  """--train_epochs sets max_number_of_steps; flags.txt must not write the default 39000 back,
+  which would be "given" on replay and win over --train_epochs."""
+  run_dir = str(tmp_path / "run")
+  _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--train_epochs=1.5"])
+  text = open(os.path.join(run_dir, "flags.txt")).read()
+  assert "--train_epochs=1.5" in text and "--max_number_of_steps" not in text
+  replay_dir = str(tmp_path / "replay")
+  _run([f"--flagfile={run_dir}/flags.txt", f"--train_log_dir={replay_dir}"])
+  for directory in (run_dir, replay_dir):  # 1.5 epochs of 20 steps
+    assert json.load(open(os.path.join(directory, "results.json")))["steps"] == 30
+
+
 @pytest.mark.slow
 def test_killed_run_resumes_and_ends_with_same_weights(tmp_path, flagfile):
   """kill -9 mid-run, restart: it continues from the last checkpoint and ends bit-identical.

@@ -181,6 +181,9 @@ def test_build_weighting_picks_the_class_from_the_config():
   curriculum = build(weighting="curriculum", curriculum="self_paced", curriculum_lambda1=0.3)
   assert type(curriculum) is weighting_lib.CurriculumWeighting
   assert curriculum.weight_table.shape == (10,)
+  assert curriculum._hparams == {"lambda1": 0.3}  # pylint: disable=protected-access
+  spcl = build(weighting="curriculum", curriculum="spcl_linear", curriculum_update="closed_form")
+  assert spcl._hparams == {"gamma": 1.0}  # pylint: disable=protected-access  (its own default)
   closed = build(weighting="curriculum", curriculum="focal_loss", curriculum_update="closed_form")
   assert closed.weight_table is None
   out = closed(tf.constant([0.1, 2.0]), tf.constant([0, 1], tf.int64), 0, training=False)

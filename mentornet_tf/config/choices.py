@@ -61,6 +61,12 @@ def default_bootstrap_beta(loss: str) -> float:
 # The names of mentor/curricula.CURRICULA (that module imports TensorFlow; a test keeps both equal).
 CURRICULUM_NAMES = ("baseline", "self_paced", "hard_example_mining", "focal_loss", "spcl_linear",
                     "closed_form", "prediction_variance", "temporal_mixture", "mentornet_pd")
+# Which of --curriculum_lambda1/lambda2/gamma each curriculum takes (its default_hparams that a
+# flag sets; a test keeps both equal). Any other one given is refused, not silently dropped.
+CURRICULUM_FLAG_HPARAMS = {
+    "baseline": (), "self_paced": ("lambda1",), "hard_example_mining": (),
+    "focal_loss": ("gamma",), "spcl_linear": ("gamma",), "closed_form": ("lambda1", "lambda2"),
+    "prediction_variance": (), "temporal_mixture": (), "mentornet_pd": ("gamma",)}
 VERBOSITY_LEVELS = (0, 1, 2)
 SAVE_SUMMARIES_SECS = 120          # the original's default, the only value accepted
 MAX_SEED = 2**32 - 1               # numpy/Keras global seeds (keras.utils.set_random_seed)

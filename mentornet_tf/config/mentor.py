@@ -4,10 +4,10 @@ Field names equal flag names; defaults follow the original `utils.mentornet` whe
 exists. No TensorFlow import here.
 """
 import dataclasses
-from typing import Tuple
+from typing import Optional, Tuple
 
 from mentornet_tf.config.checks import ConfigError, check, finite
-from mentornet_tf.config.choices import (CURRICULUM_NAMES, DD_DUMP_MODES, PERCENTILE_SCOPES,
+from mentornet_tf.config.choices import (CURRICULUM_FLAG_HPARAMS, CURRICULUM_NAMES, DD_DUMP_MODES, PERCENTILE_SCOPES,
                                          WEIGHTING_MODES)
 
 
@@ -23,9 +23,11 @@ class MentorConfig:
   loss_moving_average_decay: float = 0.5  # original flag
   example_dropout_rates: str = "0.5, 17, 0.05, 78, 1.0, 5"  # original flag: rate, n_epochs, ...
   percentile_scope: str = "replica"  # new: replica (original) | global (all-gather, = one device)
-  curriculum_lambda1: float = 0.0    # new: Step 9 / Eq. 7 hyper-parameters for weighting=curriculum
-  curriculum_lambda2: float = 1.0
-  curriculum_gamma: float = 2.0
+  # new: Step 9 / Eq. 5-7 hyper-parameters for weighting=curriculum; None = the curriculum's own
+  # default (mentor/curricula.py: e.g. gamma 2 for focal_loss, 1 for spcl_linear and mentornet_pd)
+  curriculum_lambda1: Optional[float] = None
+  curriculum_lambda2: Optional[float] = None
+  curriculum_gamma: Optional[float] = None
   curriculum_update: str = "gradient"  # new: gradient (Step 9, projected) | closed_form (v = v*)
   curriculum_step_size: float = 1.0  # new: alpha of Step 9's projected gradient step on v
   initial_weight: float = 1.0        # new: v0 of Algorithm 1 step 1 (weighting=curriculum)
@@ -90,15 +92,30 @@ class MentorConfig:
            "curriculum_step_size", self.curriculum_step_size, "must be a finite number > 0")
     check(0.0 <= self.initial_weight <= 1.0, "initial_weight", self.initial_weight,
            "must lie in [0, 1]")
-    check(finite(self.curriculum_lambda1), "curriculum_lambda1", self.curriculum_lambda1,
-           "must be a finite number")
-    check(finite(self.curriculum_lambda2) and self.curriculum_lambda2 >= 0,
-           "curriculum_lambda2", self.curriculum_lambda2, "must be a finite number >= 0")
-    check(finite(self.curriculum_gamma) and self.curriculum_gamma >= 0, "curriculum_gamma",
-           self.curriculum_gamma, "must be a finite number >= 0")
+    self._check_curriculum_hparams()
     # Parse eagerly so a malformed schedule fails before anything is built.
     from mentornet_tf import schedules  # pylint: disable=g-import-not-at-top
     try:
       schedules.parse_dropout_rate_list(self.example_dropout_rates)
     except schedules.ScheduleError as error:  # names --example_dropout_rates and the bad pair
       raise ConfigError(str(error)) from None
+
+  def curriculum_hparams(self):
+    """{name: value} of the --curriculum_* hyper-parameters given (the rest: the curriculum's
+    own defaults)."""
+    given = {"lambda1": self.curriculum_lambda1, "lambda2": self.curriculum_lambda2,
+             "gamma": self.curriculum_gamma}
+    return {name: value for name, value in given.items() if value is not None}
+
+  def _check_curriculum_hparams(self):
+    """A given --curriculum_* must be a number the curriculum takes: never silently dropped."""
+    for name, value in self.curriculum_hparams().items():
+      flag = f"curriculum_{name}"
+      check(finite(value) and (name == "lambda1" or value >= 0), flag, value,
+             "must be a finite number" + ("" if name == "lambda1" else " >= 0"))
+      check(self.weighting == "curriculum", flag, value,
+             f"applies to --weighting=curriculum only (got --weighting={self.weighting})")
+      takes = CURRICULUM_FLAG_HPARAMS[self.curriculum]
+      check(name in takes, flag, value,
+             f"--curriculum={self.curriculum} does not take it (it takes "
+             f"{', '.join('--curriculum_' + n for n in takes) or 'none of them'})")

@@ -24,7 +24,6 @@ import tf_keras as keras
 
 from mentornet_tf import config as config_lib
 from mentornet_tf import schedules
-from mentornet_tf.mentor import curricula
 from mentornet_tf.mentor.weighting.base import ExampleWeighting  # noqa: F401 (the layer type)
 from mentornet_tf.mentor.weighting.base import MentorNetWeighting
 from mentornet_tf.mentor.weighting.base import UnitWeighting
@@ -63,12 +62,8 @@ def build_weighting(mentor_config: config_lib.MentorConfig, max_number_of_steps:
       raise ValueError("--weighting=mentornet needs a MentorNet (--trained_mentornet_dir)")
     return MentorNetWeighting(mentornet, tables, min_weight=c.min_example_weight, **common)
   if c.weighting == "curriculum":
-    available = {"lambda1": c.curriculum_lambda1, "lambda2": c.curriculum_lambda2,
-                 "gamma": c.curriculum_gamma}
-    known = curricula.CURRICULA[c.curriculum].default_hparams if (
-        c.curriculum in curricula.CURRICULA) else {}
     return CurriculumWeighting(
-        c.curriculum, {k: v for k, v in available.items() if k in known}, c.curriculum_update,
+        c.curriculum, c.curriculum_hparams(), c.curriculum_update,
         c.curriculum_step_size, c.initial_weight, num_train, tables, **common)
   if c.weighting == "self_paced_baseline":
     return SelfPacedBaselineWeighting(tables, c.self_paced_growth_epochs, c.self_paced_growth,

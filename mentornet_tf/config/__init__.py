@@ -19,7 +19,8 @@ each is defined once, in one of:
 """
 from mentornet_tf.config.checks import ConfigError, parse_float_list, parse_int_list
 from mentornet_tf.config.choices import (ASYMMETRIC_NOISE_DATASETS, AUTO, BOOTSTRAP_BETA_DEFAULTS,
-                                         CIFAR_N_LABELS, CURRICULUM_FLAG_HPARAMS, CURRICULUM_NAMES, DATA_FORMATS,
+                                         CIFAR_N_LABELS, CURRICULUM_FLAG_HPARAMS,
+                                         CURRICULUM_NAMES, DATA_FORMATS,
                                          DD_DUMP_MODES, DEFAULT_FOCAL_GAMMA,
                                          DEFAULT_OPTIMIZATION, DTYPES, LOSSES, LR_SCHEDULES,
                                          MAX_NOISE_SEED, MAX_SEED, NOISE_TYPES, OPTIMIZERS,
@@ -36,7 +37,8 @@ from mentornet_tf.config.training import TrainConfig
 
 __all__ = [
     "ASYMMETRIC_NOISE_DATASETS", "AUTO", "BOOTSTRAP_BETA_DEFAULTS", "CIFAR_N_LABELS",
-    "CURRICULUM_FLAG_HPARAMS", "CURRICULUM_NAMES", "DATA_FORMATS", "DD_DUMP_MODES", "DEFAULT_FOCAL_GAMMA",
+    "CURRICULUM_FLAG_HPARAMS", "CURRICULUM_NAMES", "DATA_FORMATS", "DD_DUMP_MODES",
+    "DEFAULT_FOCAL_GAMMA",
     "DEFAULT_OPTIMIZATION", "DTYPES", "LOSSES", "LR_SCHEDULES", "MAX_NOISE_SEED", "MAX_SEED",
     "NOISE_TYPES", "OPTIMIZERS", "PERCENTILE_SCOPES", "SAVE_SUMMARIES_SECS",
     "STUDENT_OPTIMIZATION", "STUDENTS_WITH_AUX_HEAD", "STUDENTS_WITH_DROPOUT", "VERBOSITY_LEVELS",

@@ -7,8 +7,8 @@ import dataclasses
 from typing import Optional, Tuple
 
 from mentornet_tf.config.checks import ConfigError, check, finite
-from mentornet_tf.config.choices import (CURRICULUM_FLAG_HPARAMS, CURRICULUM_NAMES, DD_DUMP_MODES, PERCENTILE_SCOPES,
-                                         WEIGHTING_MODES)
+from mentornet_tf.config.choices import (CURRICULUM_FLAG_HPARAMS, CURRICULUM_NAMES,
+                                         DD_DUMP_MODES, PERCENTILE_SCOPES, WEIGHTING_MODES)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -118,6 +118,10 @@ def learning_data(curriculum: Optional[curricula.Curriculum], o):
   return train, test, hparams, description
 
 
+# The MentorNet architecture flags (network.MentorNetConfig fields of the same names).
+ARCHITECTURE_FLAGS = ("num_lstm_units", "corrected_output", "train_epoch_embedding")
+
+
 def load_initial_mentornet(path):
   """The MentorNet to continue from; UsageError naming --init_mentornet_dir if it is unusable."""
   try:
@@ -173,10 +177,10 @@ def resolve(o) -> Inputs:
     finetune_rates = [math.nan]
   if not all(math.isfinite(r) and r > 0 for r in finetune_rates):
     raise usage("finetune_learning_rates", rates, "expected numbers > 0, e.g. 0.01,0.003")
+  architecture = {name: getattr(o, name) for name in ARCHITECTURE_FLAGS
+                  if getattr(o, name) is not None}
   try:
-    mentornet_config = network.MentorNetConfig(num_lstm_units=o.num_lstm_units,
-                                               corrected_output=o.corrected_output,
-                                               train_epoch_embedding=o.train_epoch_embedding)
+    mentornet_config = network.MentorNetConfig(**architecture)
   except ValueError:
     raise usage("num_lstm_units", o.num_lstm_units, "must be a positive integer") from None
   config = learn_config(o)
@@ -184,7 +188,12 @@ def resolve(o) -> Inputs:
   if config.mode == "explicit" and (curriculum is None or curriculum.regularizer_fn is None):
     raise usage("training_mode", "explicit", f"--vstar_fn={o.vstar_fn} has no known G")
   train, test, hparams, data_description = learning_data(curriculum, o)
-  if o.init_mentornet_dir:
-    load_initial_mentornet(o.init_mentornet_dir)  # refused before any learning
+  if o.init_mentornet_dir:  # refused before any learning
+    loaded = load_initial_mentornet(o.init_mentornet_dir).config
+    for name, value in architecture.items():
+      if getattr(loaded, name) != value:
+        raise usage(name, value, f"the MentorNet of --init_mentornet_dir={o.init_mentornet_dir!r} "
+                    f"has {name}={getattr(loaded, name)!r}, and continuing learns that network "
+                    "as it is: leave the flag out or give its value")
   return Inputs(config, curriculum, hparams, train, test, data_description, finetune_rates,
                 mentornet_config)

@@ -77,10 +77,14 @@ def define_flags(flag_values=None) -> None:
   g.enum("training_mode", "auto", learning.MODES,
          "auto (original: CE if targets are {0,1}, else MSE), implicit (MSE), explicit "
          "(minimise Eq. 4; needs a known G), data_driven (CE).")
-  g.bool("train_epoch_embedding", False, "Learn the epoch embedding (the original kept it "
-         "frozen at its random init; see network.py).")
-  g.bool("corrected_output", False, "Use fc1 @ W2 + b2 instead of the original fc1 @ (W2 + b2).")
-  g.integer("num_lstm_units", 1, "Units per LSTM direction (code 1, paper App. D 10).")
+  # The architecture flags default to None: the original's values for a new MentorNet, the
+  # loaded one's with --init_mentornet_dir (a different value given there is refused).
+  g.bool("train_epoch_embedding", None, "Learn the epoch embedding (default: no, the original "
+         "kept it frozen at its random init; see network.py).")
+  g.bool("corrected_output", None, "Use fc1 @ W2 + b2 instead of the original fc1 @ (W2 + b2) "
+         "(default: the original's).")
+  g.integer("num_lstm_units", None, "Units per LSTM direction (default 1 as the code; paper "
+            "App. D 10).")
   g.integer("eval_every", 2500, "Evaluate on the test split every N steps (0: at end).")
   g.integer("restarts", 1, "Learn with seeds seed..seed+restarts-1 and keep the model with the "
             "lowest loss on the TRAINING split (multi-start; 1 = original).")

@@ -114,6 +114,25 @@ def test_data_driven_run(tmp_path):
   assert metadata["test_metrics"]["accuracy"] > 0.7  # small losses are the clean labels
 
 
+def test_continuing_a_mentornet_keeps_its_architecture_and_refuses_another(tmp_path):
+  """--init_mentornet_dir learns the loaded network as it is: an architecture flag that differs
+  is refused (it used to be ignored), the same value or none is accepted."""
+  first = str(tmp_path / "first")
+  common = ("--vstar_fn=self_paced", "--sample_size=200", "--max_step_train=20",
+            "--eval_every=0", "--nojit_compile")
+  assert _run(f"--train_dir={first}", "--num_lstm_units=2", *common).returncode == 0
+  refused = _run(f"--train_dir={tmp_path}/refused", f"--init_mentornet_dir={first}",
+                 "--num_lstm_units=3", *common)
+  assert refused.returncode == 2
+  assert ("--num_lstm_units=3 is invalid: the MentorNet of --init_mentornet_dir="
+          in refused.stderr) and "has num_lstm_units=2" in refused.stderr
+  assert not os.path.exists(tmp_path / "refused")
+  second = str(tmp_path / "second")
+  assert _run(f"--train_dir={second}", f"--init_mentornet_dir={first}", "--num_lstm_units=2",
+              *common).returncode == 0
+  assert storage.load_mentornet(second)[0].config.num_lstm_units == 2
+
+
 @pytest.mark.parametrize("args, message", [
     ("--vstar_fn=self_paced --vstar_gamma=2", "--vstar_gamma=2.0 is invalid"),
     ("--vstar_fn=data_driven", "--input_csv_filename='' is invalid"),

@@ -64,6 +64,9 @@ class MentorConfig:
     check(self.min_example_weight == 0.0 or self.weighting == "mentornet", "min_example_weight",
            self.min_example_weight, f"applies to --weighting=mentornet only (got "
            f"--weighting={self.weighting})")
+    check(not self.update_mentornet_epochs or self.weighting == "mentornet",
+           "update_mentornet_epochs", self.update_mentornet_epochs, f"Step 6 re-learns the "
+           f"MentorNet: applies to --weighting=mentornet only (got --weighting={self.weighting})")
     check(0.0 <= self.dd_percentile <= 100.0, "dd_percentile", self.dd_percentile,
            "must lie in [0, 100]")
     check(self.dd_dump_mode in DD_DUMP_MODES, "dd_dump_mode", self.dd_dump_mode,

@@ -54,6 +54,8 @@ class TrainConfig:
   def __post_init__(self):
     check(bool(self.train_log_dir), "train_log_dir", self.train_log_dir,
            "a run directory is required")
+    check(self.max_number_of_steps >= 1, "max_number_of_steps", self.max_number_of_steps,
+           "must be >= 1")  # first: the checks below compare other steps with it
     check(self.student.s_model_pretrain_steps < self.max_number_of_steps,
            "s_model_pretrain_steps", self.student.s_model_pretrain_steps,
            f"the first (CE) phase must end before --max_number_of_steps={self.max_number_of_steps}")
@@ -84,8 +86,6 @@ class TrainConfig:
            "must be a finite number > 0")
     check(finite(self.num_epochs_per_decay) and self.num_epochs_per_decay > 0,
            "num_epochs_per_decay", self.num_epochs_per_decay, "must be a finite number > 0")
-    check(self.max_number_of_steps >= 1, "max_number_of_steps", self.max_number_of_steps,
-           "must be >= 1")
     check(self.steps_per_epoch >= 0, "steps_per_epoch", self.steps_per_epoch, "must be >= 0")
     check(finite(self.train_epochs) and self.train_epochs >= 0, "train_epochs",
            self.train_epochs, "must be a finite number >= 0 (0 = use --max_number_of_steps)")

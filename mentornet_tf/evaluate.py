@@ -5,6 +5,9 @@ r"""Evaluates StudentNet checkpoints on the clean test split: top-1 and top-5.
   # follow a training run (as the original cifar_eval.py): evaluate every new checkpoint
   python -m mentornet_tf.evaluate --checkpoint_dir=runs/x/ckpt --eval_dir=runs/x/eval_test
 
+Follow mode may start beside the training job: a <run>/ckpt that does not exist yet in an
+existing run directory is waited for (up to --timeout_secs).
+
 The dataset and student are read from the run's config.json (next to ckpt/) when it exists, else
 from the flags. Summaries `eval/accuracy` and `eval/top5` go to --eval_dir.
 `--split_name=imagenet_val` evaluates a WebVision run trained with --imagenet_val_dir on ILSVRC12
@@ -22,9 +25,11 @@ from mentornet_tf import entry  # noqa: F401  (first: a command's TF environment
 import json
 import os
 import sys
+import time
 from typing import Callable, Dict, List, Optional
 
 from absl import flags
+from absl import logging
 
 from mentornet_tf import cli
 from mentornet_tf import config as config_lib
@@ -132,6 +137,23 @@ def _checkpoint_prefix(checkpoint: str) -> str:
   return checkpoint
 
 
+def _wait_for_checkpoint_directory(checkpoint: str, timeout_secs: int) -> None:
+  """Follow mode: waits (bounded by --timeout_secs, 0 = forever) for a --checkpoint_dir that does
+  not exist yet inside an existing run directory (the job has not written ckpt/ yet). A path
+  whose parent is missing too is refused at once (a typo, not a run about to save)."""
+  parent = os.path.dirname(os.path.abspath(checkpoint))
+  if os.path.exists(checkpoint) or not os.path.isdir(parent) or (
+      os.path.basename(checkpoint.rstrip("/")) != "ckpt"):
+    return  # a checkpoint prefix or a missing run: checked (and refused) below
+  logging.info("Waiting for %s: the run has not saved a checkpoint yet.", checkpoint)
+  started = time.time()
+  while not os.path.isdir(checkpoint):
+    if timeout_secs and time.time() - started >= timeout_secs:
+      raise cli.BadInput(f"--checkpoint_dir={checkpoint!r} did not appear within "
+                         f"--timeout_secs={timeout_secs} (has the run in {parent!r} started?)")
+    time.sleep(1.0)
+
+
 def _no_fallback():
   raise cli.BadInput("no config.json next to the checkpoints: give the data and student flags")
 
@@ -160,6 +182,8 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
                        "run's last step)")
   on_result = on_result or (lambda result: None)
   checkpoint = checkpoint_dir
+  if not once:  # follow mode started before the run saved anything, as beside a starting job
+    _wait_for_checkpoint_directory(checkpoint, timeout_secs)
   is_dir = os.path.isdir(checkpoint)
   prefix = None if is_dir else _checkpoint_prefix(checkpoint)
   # Everything is checked before anything is written: the config, a readable checkpoint, the

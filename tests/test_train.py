@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from mentornet_tf import checkpoints
+from mentornet_tf import cli
 import entry_runner
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -230,6 +232,24 @@ def test_dd_in_one_run_with_export_then_list_and_evaluate(tmp_path, flagfile):
                                         timeout_secs=60)
   assert follow[-1]["step"] == 60
   assert os.listdir(os.path.join(run_dir, "eval_test"))  # eval/accuracy summaries
+  # Started before the run wrote ckpt/: waits for it (here it appears after ~2 s) ...
+  hidden = os.path.join(run_dir, "ckpt_not_yet")
+  os.rename(os.path.join(run_dir, "ckpt"), hidden)
+  timer = threading.Timer(2.0, os.rename, (hidden, os.path.join(run_dir, "ckpt")))
+  timer.start()
+  try:
+    late = evaluate.evaluate_checkpoint(os.path.join(run_dir, "ckpt"), eval_interval_secs=1,
+                                        timeout_secs=60)
+  finally:
+    timer.join()
+  assert late[-1]["step"] == 60
+  # ... but not forever, and a path outside any run is refused at once.
+  with pytest.raises(cli.BadInput, match=r"ckpt' did not appear within --timeout_secs=1"):
+    evaluate.evaluate_checkpoint(str(tmp_path / "ckpt"),  # tmp_path: a run not started
+                                 eval_interval_secs=1, timeout_secs=1)
+  with pytest.raises(cli.BadInput, match="does not exist"):
+    evaluate.evaluate_checkpoint(str(tmp_path / "no_run" / "ckpt"), eval_interval_secs=1,
+                                 timeout_secs=1)
 
 
 def test_evaluate_restores_the_student_from_the_newest_readable_checkpoint(tmp_path, flagfile):

@@ -10,6 +10,7 @@ Entry points raise `BadInput` (or `config.ConfigError`, `app.UsageError`) for re
 `RunFailed` for a failure during the run; `run(main)` turns them into the line and the status.
 Anything else is a bug and keeps its traceback.
 """
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -65,7 +66,13 @@ def _parse_flags(argv: List[str], doc: Optional[str] = None) -> List[str]:
   try:
     return flags.FLAGS(argv)
   except flags.Error as error:  # unknown flag, bad value, unreadable --flagfile
-    _print_error(str(error))
+    message = str(error)
+    if message.startswith("ERROR:: "):  # absl's own prefix, before ours ("error: ERROR:: ...")
+      message = message[len("ERROR:: "):]
+    if isinstance(error, flags.CantOpenFlagFileError):
+      message += (f" (relative paths, in flagfiles too, are read from the current directory "
+                  f"{os.getcwd()!r}: run the launch/ flagfiles from the repository root)")
+    _print_error(message)
     sys.exit(EXIT_BAD_INPUT)
 
 

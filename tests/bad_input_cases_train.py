@@ -143,7 +143,9 @@ CASES = [
     _case("train_unknown_flag", ["--loss_p_precentile=0.75"], r"loss_p_precentile"),
     _case("train_unknown_flag_in_flagfile", ["--flagfile={dir}/run.flags"],
           r"loss_p_precentile", setup=_write_text("run.flags", "--loss_p_precentile=0.75\n")),
-    _case("train_unreadable_flagfile", ["--flagfile={dir}/missing.flags"], r"missing\.flags"),
+    _case("train_unreadable_flagfile", ["--flagfile={dir}/missing.flags"],
+          r"^error: Unable to open flagfile: .*missing\.flags.*run the launch/ flagfiles from the "
+          r"repository root"),
     _case("train_positional_argument", ["extra"], r"positional.*extra"),
     _case("train_bad_enum_dataset", ["--dataset_name=imagenet"], r"dataset_name.*imagenet"),
     _case("train_bad_enum_student", ["--studentnet=vgg16"], r"studentnet"),

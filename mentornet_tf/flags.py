@@ -235,7 +235,9 @@ def define_train_flags():
             "percentage fed to MentorNet.")
   g.float("train_epochs", 0, "> 0: train this many epochs: --max_number_of_steps = ceil(epochs * "
           "steps per epoch of the global batch). An explicit --max_number_of_steps wins.")
-  g.integer("steps_per_epoch", 0, "Steps per Keras epoch; 0 = num_train // batch.")
+  g.integer("steps_per_epoch", 0, "Steps per Keras epoch (evaluation and epoch-end checkpoint "
+            "interval); 0 = num_train // batch. --train_epochs and --num_epochs_per_decay count "
+            "passes over the data whatever it is.")
   g.integer("eval_interval", 1, "Evaluate on the clean test split every N epochs.")
   g.integer("seed", 0, "Initialisation, shuffling and example dropout seed.")
   g.enum("dtype", "float32", config_lib.DTYPES,

@@ -50,8 +50,9 @@ def resolve_augmentation(config: config_lib.TrainConfig) -> str:
   return students.STUDENTS[config.student.studentnet].augmentation
 
 
-def build_learning_rate(config: config_lib.TrainConfig, steps_per_epoch: int):
-  """The original schedules (§3.2): piecewise (resnet), exponential staircase (inception)."""
+def build_learning_rate(config: config_lib.TrainConfig, data_epoch_steps: int):
+  """The original schedules (§3.2): piecewise (resnet), exponential staircase (inception, every
+  --num_epochs_per_decay passes over the data of `data_epoch_steps` steps each)."""
   if config.lr_schedule == "constant":
     return config.learning_rate
   if config.lr_schedule == "piecewise":
@@ -60,14 +61,14 @@ def build_learning_rate(config: config_lib.TrainConfig, steps_per_epoch: int):
     scale = config.learning_rate / config.lr_values[0]
     return keras.optimizers.schedules.PiecewiseConstantDecay(
         list(config.lr_boundaries), [v * scale for v in config.lr_values])
-  decay_steps = max(1, int(steps_per_epoch * config.num_epochs_per_decay))
+  decay_steps = max(1, int(data_epoch_steps * config.num_epochs_per_decay))
   return keras.optimizers.schedules.ExponentialDecay(
       config.learning_rate, decay_steps, config.learning_rate_decay_factor, staircase=True)
 
 
-def build_optimizer(config: config_lib.TrainConfig, steps_per_epoch: int):
+def build_optimizer(config: config_lib.TrainConfig, data_epoch_steps: int):
   """The student's optimizer; in a LossScaleOptimizer for --dtype=float16 (precision.py)."""
-  learning_rate = build_learning_rate(config, steps_per_epoch)
+  learning_rate = build_learning_rate(config, data_epoch_steps)
   if config.optimizer == "momentum":
     optimizer = keras.optimizers.SGD(learning_rate, momentum=config.momentum)
   elif config.optimizer == "sgd":
@@ -165,7 +166,7 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
 
   with strategy.scope():
     model, mentor_metadata = build_model(config, info)
-    optimizer = build_optimizer(config, steps_per_epoch)
+    optimizer = build_optimizer(config, config_lib.data_epoch_steps(config, info.num_train))
     model.compile(optimizer=optimizer, jit_compile=config.jit_compile,
                   steps_per_execution=config.steps_per_execution)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)

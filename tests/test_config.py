@@ -62,8 +62,21 @@ def test_steps_per_epoch_is_whole_global_batches_unless_given():
   config = config_lib.TrainConfig(train_log_dir="x")
   assert config_lib.steps_per_epoch(config, 50000) == 390  # floor(50000 / 128)
   assert config_lib.steps_per_epoch(config, 100) == 1
-  assert config_lib.steps_per_epoch(config_lib.TrainConfig(train_log_dir="x", steps_per_epoch=7),
-                                    50000) == 7
+  chunked = config_lib.TrainConfig(train_log_dir="x", steps_per_epoch=7, train_epochs=2)
+  assert config_lib.steps_per_epoch(chunked, 50000) == 7
+  # --steps_per_epoch only re-chunks the run: --train_epochs (and --num_epochs_per_decay) count
+  # passes over the data (it used to make 2 epochs = 14 steps here).
+  assert config_lib.data_epoch_steps(chunked, 50000) == 390
+  assert config_lib.resolve_train_epochs(chunked, 50000).max_number_of_steps == 780
+
+
+def test_exponential_decay_counts_data_epochs_whatever_steps_per_epoch():
+  from mentornet_tf import train_lib  # pylint: disable=g-import-not-at-top  (imports TF)
+  config = config_lib.TrainConfig(train_log_dir="x", lr_schedule="exponential",
+                                  learning_rate=0.1, num_epochs_per_decay=2,
+                                  learning_rate_decay_factor=0.5, steps_per_epoch=7)
+  schedule = train_lib.build_learning_rate(config, config_lib.data_epoch_steps(config, 50000))
+  assert float(schedule(779)) == pytest.approx(0.1) and float(schedule(780)) == pytest.approx(0.05)
 
 
 def test_epoch_schedule_rules():

@@ -15,7 +15,8 @@ each is defined once, in one of:
   student.py   StudentConfig
   mentor.py    MentorConfig
   training.py  TrainConfig
-  epochs.py    steps_per_epoch (a Keras epoch in steps), resolve_train_epochs, epochs_for
+  epochs.py    data_epoch_steps (a pass over the data), steps_per_epoch (a Keras epoch),
+               resolve_train_epochs, epochs_for
 """
 from mentornet_tf.config.checks import ConfigError, parse_float_list, parse_int_list
 from mentornet_tf.config.choices import (ASYMMETRIC_NOISE_DATASETS, AUTO, BOOTSTRAP_BETA_DEFAULTS,
@@ -30,7 +31,8 @@ from mentornet_tf.config.choices import (ASYMMETRIC_NOISE_DATASETS, AUTO, BOOTST
                                          WEIGHTING_MODES, default_bootstrap_beta,
                                          student_optimization)
 from mentornet_tf.config.data import ConvertConfig, DataConfig
-from mentornet_tf.config.epochs import epochs_for, resolve_train_epochs, steps_per_epoch
+from mentornet_tf.config.epochs import (data_epoch_steps, epochs_for, resolve_train_epochs,
+                                        steps_per_epoch)
 from mentornet_tf.config.mentor import MentorConfig
 from mentornet_tf.config.student import StudentConfig
 from mentornet_tf.config.training import TrainConfig
@@ -45,5 +47,5 @@ __all__ = [
     "WEIGHTING_MODES", "default_bootstrap_beta", "student_optimization",
     "ConfigError", "parse_float_list", "parse_int_list",
     "ConvertConfig", "DataConfig", "StudentConfig", "MentorConfig", "TrainConfig",
-    "steps_per_epoch", "resolve_train_epochs", "epochs_for",
+    "steps_per_epoch", "data_epoch_steps", "resolve_train_epochs", "epochs_for",
 ]

@@ -1,4 +1,6 @@
-"""What a Keras epoch is in steps, defined once, and the step count of `--train_epochs`.
+"""What an epoch is in steps, defined once: a pass over the training data (`data_epoch_steps`:
+what --train_epochs and --num_epochs_per_decay count) and a Keras epoch (`steps_per_epoch`: the
+interval of evaluation and epoch-end checkpoints, --steps_per_epoch when given).
 
 No TensorFlow import here.
 """
@@ -8,17 +10,24 @@ import math
 from mentornet_tf.config.training import TrainConfig
 
 
-def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
-  """Steps of one Keras epoch: `config.steps_per_epoch`, or num_train // global batch (>= 1).
+def data_epoch_steps(config: TrainConfig, num_train: int) -> int:
+  """Steps of one pass over the training data: num_train // global batch (>= 1).
 
   Floor, not ceil: the training stream repeats, so every step takes a full global batch and an
-  epoch of floor(N / B) steps sees each example at most once.
+  epoch of floor(N / B) steps sees each example at most once. --steps_per_epoch does not change
+  it: it only re-chunks the run into Keras epochs (as the original, whose decay epochs were
+  num_samples_per_epoch / batch_size steps).
   """
-  return config.steps_per_epoch or max(1, num_train // config.data.batch_size)
+  return max(1, num_train // config.data.batch_size)
+
+
+def steps_per_epoch(config: TrainConfig, num_train: int) -> int:
+  """Steps of one Keras epoch: `config.steps_per_epoch`, or a data epoch (`data_epoch_steps`)."""
+  return config.steps_per_epoch or data_epoch_steps(config, num_train)
 
 
 def resolve_train_epochs(config: TrainConfig, num_train: int) -> TrainConfig:
-  """The config with `max_number_of_steps` = ceil(train_epochs * steps_per_epoch) when
+  """The config with `max_number_of_steps` = ceil(train_epochs * data_epoch_steps) when
   `train_epochs` > 0 (else unchanged).
 
   The paper states its large-scale schedules in epochs (App. E.1: 1M steps at batch 32 on
@@ -27,7 +36,7 @@ def resolve_train_epochs(config: TrainConfig, num_train: int) -> TrainConfig:
   """
   if config.train_epochs <= 0:
     return config
-  steps = max(1, math.ceil(config.train_epochs * steps_per_epoch(config, num_train)))
+  steps = max(1, math.ceil(config.train_epochs * data_epoch_steps(config, num_train)))
   return dataclasses.replace(config, max_number_of_steps=steps)
 
 

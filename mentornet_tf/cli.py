@@ -118,4 +118,10 @@ def run(main: Callable[[List[str]], Optional[int]], argv: Optional[List[str]] = 
   """
   module = sys.modules.get(getattr(main, "__module__", None) or "__main__")
   doc = getattr(module, "__doc__", None)
-  app.run(guarded(main), argv=argv, flags_parser=lambda args: _parse_flags(args, doc))
+
+  def main_at_log_verbosity(args: List[str]) -> Optional[int]:
+    set_log_verbosity()  # every command alike: warnings and results, or --verbosity
+    return main(args)
+
+  app.run(guarded(main_at_log_verbosity), argv=argv,
+          flags_parser=lambda args: _parse_flags(args, doc))

@@ -235,7 +235,6 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
 
 def main(argv):
   _validate_flags(argv)
-  cli.set_log_verbosity()  # results and warnings only; --verbosity overrides
   fallback = lambda: (flag_configs.data_config_from_flags(),
                       config_lib.StudentConfig(studentnet=FLAGS.studentnet))
   evaluate_checkpoint(

@@ -98,6 +98,7 @@ def load_configs(grid: grids.Grid) -> Dict[str, Union[config_lib.TrainConfig, st
   from mentornet_tf import train  # pylint: disable=g-import-not-at-top  (its flags, on demand)
   train.define_flags()
   configs: Dict[str, Union[config_lib.TrainConfig, str]] = {}
+  verbosity = FLAGS["verbosity"].value  # absl's flag: unparse_flags resets the command's
   try:
     for item in grid.entries:
       if not os.path.isfile(item.flagfile):
@@ -113,6 +114,7 @@ def load_configs(grid: grids.Grid) -> Dict[str, Union[config_lib.TrainConfig, st
   finally:
     FLAGS.unparse_flags()
     FLAGS.mark_as_parsed()  # defaults: absl.app reads its own flags after main returns
+    FLAGS["verbosity"].value = verbosity
   return configs
 
 

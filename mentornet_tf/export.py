@@ -53,7 +53,6 @@ def export_run(train_log_dir: str, output_dir: str = "", checkpoint: str = "",
 def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected positional arguments: {' '.join(argv[1:])}")
-  cli.set_log_verbosity()
   record = export_run(FLAGS.train_log_dir, FLAGS.output_dir, FLAGS.checkpoint, FLAGS.overwrite)
   print(f"exported step {record['step']} of {record['train_log_dir']} to {record['output_dir']}: "
         f"student{' and mentornet' if 'mentornet' in record else ''} "

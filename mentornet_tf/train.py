@@ -87,7 +87,6 @@ def train_and_compare(config: config_lib.TrainConfig, flags_text: str = "") -> D
 def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected positional arguments: {' '.join(argv[1:])}")
-  cli.set_log_verbosity()  # WARNING keeps the progress bar readable; --verbosity overrides
   from mentornet_tf import distribute  # pylint: disable=g-import-not-at-top
   try:
     if distribute.run_server_if_needed(FLAGS.strategy):

@@ -96,6 +96,26 @@ def test_python_logging_follows_verbosity_and_defaults_to_warnings():
     logging.set_verbosity(saved[2])
 
 
+def test_every_command_runs_its_main_at_the_log_verbosity():
+  """cli.run sets the verbosity for every entry alike (train_mentornet, visualize and the others
+  printed absl INFO lines before): WARNING by default, --verbosity when given."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  from mentornet_tf import cli  # pylint: disable=g-import-not-at-top
+  saved = logging.get_verbosity()
+  seen = []
+  try:
+    for args in ([], ["--verbosity=0"]):
+      flags.FLAGS.unparse_flags()
+      with pytest.raises(SystemExit) as exit_:
+        cli.run(lambda argv: seen.append(logging.get_verbosity()), argv=["entry", *args])
+      assert exit_.value.code == 0
+  finally:
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS.mark_as_parsed()
+    logging.set_verbosity(saved)
+  assert seen == [logging.WARNING, logging.INFO]
+
+
 def test_progress_line_is_compact():
   logs = {name: 0.5 for name in ("total_loss", "orig_loss", "weighted_loss", "percentile_loss",
                                  "loss_moving_percentile", "dropout_rate", "epoch_step",

@@ -26,7 +26,7 @@ import json
 import os
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import flags
 from absl import logging
@@ -94,16 +94,21 @@ def _config_from_json(path: str):
   return data, student, max_steps
 
 
-def _run_config(checkpoint_dir: str, fallback: Callable[[], tuple]):
+def _run_config(checkpoint_dir: str, fallback: Callable[[], tuple],
+                ignored_flags: Sequence[str] = ()):
   """(data, student, max_steps, run_dir, student source, data source) of `checkpoint_dir`'s run.
 
   From the run's config.json (next to ckpt/) when it exists, else `fallback()` = (data config,
-  student config) (the command: the flags); the sources say which, for messages.
+  student config) (the command: the flags); the sources say which, for messages. Data and
+  student flags given beside a config.json (`ignored_flags`) are named in a warning.
   """
   base = checkpoint_dir if os.path.isdir(checkpoint_dir) else os.path.dirname(checkpoint_dir)
   run_dir = os.path.dirname(os.path.abspath(base))
   path = os.path.join(run_dir, "config.json")
   if os.path.exists(path):
+    if ignored_flags:
+      logging.warning("The run's config.json %r names its data and student; ignored: %s", path,
+                      " ".join(f"--{name}" for name in ignored_flags))
     data, student, max_steps = _config_from_json(path)
     return data, student, max_steps, run_dir, f"config.json {path!r}", f"config.json {path!r}"
   missing = f"(no config.json in {run_dir!r})"
@@ -162,7 +167,8 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
                         once: bool = False, eval_interval_secs: int = 600, timeout_secs: int = 0,
                         fallback: Callable[[], tuple] = _no_fallback,
                         progress: Optional[bool] = None,
-                        on_result: Optional[Callable[[Dict], None]] = None) -> List[Dict]:
+                        on_result: Optional[Callable[[Dict], None]] = None,
+                        given_flags: Sequence[str] = ()) -> List[Dict]:
   """What the command does, in-process: evaluates one checkpoint, or follows a directory.
 
   `checkpoint_dir` is a run's ckpt/ directory (once: its newest readable checkpoint; else every
@@ -170,6 +176,8 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
   `fallback()` gives (DataConfig, StudentConfig) when the run has no config.json. `progress`:
   a bar over the batches on stderr (None: when stderr is a terminal). Each result is passed to
   `on_result` (the command prints it as a JSON line) as it comes; returns them all.
+  `given_flags`: the data and student flags the command line gave (a warning names them when the
+  run's config.json decides instead).
 
   Raises:
     cli.BadInput: refused input (nothing written); cli.RunFailed: a later checkpoint of a
@@ -188,7 +196,8 @@ def evaluate_checkpoint(checkpoint_dir: str, *, split_name: str = "test", eval_d
   prefix = None if is_dir else _checkpoint_prefix(checkpoint)
   # Everything is checked before anything is written: the config, a readable checkpoint, the
   # data, and that the checkpoint holds the configured student (the summary writer comes last).
-  data, student, max_steps, run_dir, source, data_source = _run_config(checkpoint, fallback)
+  data, student, max_steps, run_dir, source, data_source = _run_config(checkpoint, fallback,
+                                                                       given_flags)
   from mentornet_tf import evaluation  # pylint: disable=g-import-not-at-top
   from mentornet_tf import progress as progress_lib  # pylint: disable=g-import-not-at-top
   from mentornet_tf.data import sources  # pylint: disable=g-import-not-at-top
@@ -241,7 +250,9 @@ def main(argv):
       FLAGS.checkpoint_dir, split_name=FLAGS.split_name, eval_dir=FLAGS.eval_dir,
       once=FLAGS.once, eval_interval_secs=FLAGS.eval_interval_secs,
       timeout_secs=FLAGS.timeout_secs, fallback=fallback, progress=FLAGS.progress,
-      on_result=lambda result: print(json.dumps(result, sort_keys=True), flush=True))
+      on_result=lambda result: print(json.dumps(result, sort_keys=True), flush=True),
+      given_flags=[name for title in ("data", "student")
+                   for name in flags_lib.groups().get(title, ()) if FLAGS[name].present])
   return 0
 
 

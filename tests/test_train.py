@@ -259,14 +259,16 @@ def test_evaluate_restores_the_student_from_the_newest_readable_checkpoint(tmp_p
   _run([f"--flagfile={flagfile}", f"--train_log_dir={run_dir}", "--max_number_of_steps=40"])
   results = json.load(open(os.path.join(run_dir, "results.json")))
 
-  def evaluate():  # the evaluate command in this process (tests/entry_runner.py)
+  def evaluate(*extra):  # the evaluate command in this process (tests/entry_runner.py)
     process = entry_runner.run_entry(
-        "evaluate", ["--once", f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}"], cwd=REPO)
+        "evaluate", ["--once", f"--checkpoint_dir={os.path.join(run_dir, 'ckpt')}", *extra],
+        cwd=REPO)
     assert process.returncode == 0, process.stderr[-2000:]
     return json.loads(process.stdout.strip().splitlines()[-1]), process.stderr
 
-  newest, _ = evaluate()
-  assert newest["step"] == 40
+  newest, stderr = evaluate("--studentnet=resnet101", "--batch_size=7")
+  assert newest["step"] == 40  # config.json decides (an mlp), and the ignored flags are named
+  assert "names its data and student; ignored: --batch_size --studentnet" in stderr, stderr
   np.testing.assert_allclose(newest["accuracy"], results["final_accuracy"], atol=1e-6)
   with open(os.path.join(run_dir, "ckpt", "ckpt-40.index"), "r+b") as f:
     f.truncate(30)

@@ -229,9 +229,10 @@ def _train(config: config_lib.TrainConfig, info) -> Dict:
       progress = progress_lib.TrainProgress(config.verbose if chief else 0,
                                             config.max_number_of_steps, steps_per_epoch,
                                             config.data.batch_size)
-      model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                initial_epoch=initial_epoch, callbacks=callbacks + [progress], verbose=0,
-                **validation)
+      with callbacks_lib.first_batches_timing_warning_dropped():
+        model.fit(train_dataset, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                  initial_epoch=initial_epoch, callbacks=callbacks + [progress], verbose=0,
+                  **validation)
   except (tf.errors.OpError, nonfinite.NonFiniteStep) as error:
     divergence = getattr(error, "values", None) or nonfinite.parse_divergence(str(error))
     if divergence is None:

@@ -58,7 +58,7 @@ def train(strategy, config, info, batches):
   keras.utils.set_random_seed(config.seed)
   with strategy.scope():
     model, _ = train_lib.build_model(config, info)
-    model.compile(optimizer=train_lib.build_optimizer(config, steps_per_epoch=10))
+    model.compile(optimizer=train_lib.build_optimizer(config, data_epoch_steps=10))
   dataset = tf.data.Dataset.from_tensors(batches[0])
   for batch in batches[1:]:
     dataset = dataset.concatenate(tf.data.Dataset.from_tensors(batch))

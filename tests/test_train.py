@@ -96,6 +96,32 @@ def test_train_writes_run_directory_and_replays(tmp_path, flagfile):
     np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_the_first_batches_callback_timing_warning_is_dropped_during_fit_only():
+  """tf_keras' 6-batch timing check sees the summary writer's one-time trace; the filter drops
+  that one message inside train_lib's fit, and nothing else."""
+  import logging as python_logging  # pylint: disable=g-import-not-at-top
+  from mentornet_tf.training import callbacks as callbacks_lib  # pylint: disable=g-import-not-at-top
+  slow = ("Callback method `on_train_batch_end` is slow compared to the batch time (batch time: "
+          "0.0064s vs `on_train_batch_end` time: 0.0355s). Check your callbacks.")
+  records = []
+
+  class Keep(python_logging.Handler):
+    def emit(self, record):
+      records.append(record.getMessage())
+
+  logger = python_logging.getLogger("tensorflow")
+  handler = Keep()
+  logger.addHandler(handler)
+  try:
+    with callbacks_lib.first_batches_timing_warning_dropped():
+      logger.warning(slow)
+      logger.warning("another warning")
+    logger.warning(slow)
+  finally:
+    logger.removeHandler(handler)
+  assert records == ["another warning", slow]
+
+
 def test_flags_txt_of_a_train_epochs_run_replays_epochs_not_the_default_step_count(tmp_path,
                                                                                  flagfile):
   """--train_epochs sets max_number_of_steps; flags.txt must not write the default 39000 back,

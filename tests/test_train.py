@@ -122,6 +122,7 @@ def test_the_first_batches_callback_timing_warning_is_dropped_during_fit_only():
   assert records == ["another warning", slow]
 
 
+@pytest.mark.slow  # two training runs
 def test_flags_txt_of_a_train_epochs_run_replays_epochs_not_the_default_step_count(tmp_path,
                                                                                  flagfile):
   """--train_epochs sets max_number_of_steps; flags.txt must not write the default 39000 back,

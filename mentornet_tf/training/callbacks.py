@@ -22,8 +22,8 @@ class _FirstBatchesTimingFilter(python_logging.Filter):
 
   tf_keras times the callbacks over the first 6 batches of a fit only, where the summaries
   callback traces its writer once (~200 ms); its steady-state cost is measured instead
-  (`summaries.TrainingSummaries._write_scalars`: 2.5 ms per sampled step against a 6 ms MLP
-  step, 0.02 ms on the other steps). The warning broke the progress line of every short run.
+  (`python benchmarks/summary_cost.py`: about 2 ms per sampled step against a 6 ms MLP step,
+  0.02 ms on the other steps). The warning broke the progress line of every short run.
   """
 
   def filter(self, record):
